@@ -1,0 +1,76 @@
+# hybrid: everything starts here.
+#
+#   make run     set up, build, boot the bundled guest under -accel hybrid
+#   make check   set up, build, run every test (what CI runs)
+#   make build   set up and build only
+#   make bench   tcg vs hybrid on the bundled guest's workloads
+#   make clean   remove build/
+#
+# Set-up (packages, QEMU source, guest) is done by scripts/ and is
+# idempotent, so a second run rebuilds only what changed.
+
+TOP       := $(CURDIR)
+space     := $(subst ,, )
+BUILD     := $(TOP)/build
+QEMU_SRC  := $(BUILD)/qemu-10.0.2
+QEMU_BLD  := $(BUILD)/qemu-build
+GUEST     := $(BUILD)/guest
+QEMU      := $(BUILD)/qemu-system-x86_64
+JOBS      ?= $(shell nproc)
+ACCEL     ?= hybrid
+# extra arguments for `make run`, e.g. RUN_ARGS="-smp 4"
+RUN_ARGS  ?=
+
+export CCACHE_DIR ?= $(HOME)/.cache/ccache
+export CCACHE_MAXSIZE ?= 5G
+
+FIRMWARE_DIRS := /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu
+# meson picks ccache up by itself when it is installed
+CONFIGURE_ARGS := --python=/usr/bin/python3 --target-list=x86_64-softmmu \
+	--disable-docs --disable-werror --disable-download \
+	--disable-install-blobs --disable-tools --disable-guest-agent \
+	--enable-sdl --enable-slirp --enable-fdt=system \
+	--firmwarepath=$(subst $(space),:,$(FIRMWARE_DIRS))
+
+.PHONY: all setup source build guest run check check-unit check-guest bench clean
+
+all: build
+
+setup:
+	@$(TOP)/scripts/setup-host.sh
+
+source: setup
+	@$(TOP)/scripts/get-qemu.sh
+
+$(QEMU_BLD)/build.ninja: | source
+	mkdir -p $(QEMU_BLD)
+	cd $(QEMU_BLD) && $(QEMU_SRC)/configure $(CONFIGURE_ARGS)
+
+build: source $(QEMU_BLD)/build.ninja
+	ninja -C $(QEMU_BLD) -j $(JOBS) qemu-system-x86_64 \
+		hybrid/tests/test-hybrid-params
+	ln -sfn qemu-build/qemu-system-x86_64 $(QEMU)
+	@# run from the build tree, QEMU looks for firmware under qemu-bundle/:
+	@# point the configured firmware path there at Debian's packages
+	@for d in $(FIRMWARE_DIRS); do \
+		mkdir -p $(QEMU_BLD)/qemu-bundle$$(dirname $$d); \
+		ln -sfn $$d $(QEMU_BLD)/qemu-bundle$$d; \
+	done
+
+guest: setup
+	@$(TOP)/scripts/build-guest.sh $(GUEST)
+
+run: build guest
+	$(QEMU) -accel $(ACCEL) -M q35 -nodefaults -m 1G -nographic \
+		-serial mon:stdio -no-reboot -net none \
+		-kernel $(GUEST)/vmlinuz -initrd $(GUEST)/initrd.gz \
+		-append "console=ttyS0 panic=-1 quiet" $(RUN_ARGS)
+
+check: build guest
+	cd $(QEMU_BLD) && meson test --no-rebuild --suite hybrid --print-errorlogs
+
+bench: build guest
+	$(TOP)/tests/bench/bench.py
+
+clean:
+	rm -rf $(BUILD)

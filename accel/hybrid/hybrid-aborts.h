@@ -1,0 +1,46 @@
+/*
+ * hybrid: every reason why a trace was not formed (or, later, not
+ * compiled), in one table: counted per reason, shown by the monitor.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HYBRID_ABORTS_H
+#define HYBRID_ABORTS_H
+
+/*      id            name              text */
+#define HYBRID_ABORTS(X)                                                    \
+    X(EVENT,          "event",                                              \
+      "an exception, interrupt or exit request arrived while recording")   \
+    X(NO_PAGE,        "no-page",                                            \
+      "a TB is not backed by a guest RAM page (MMIO or ROM execution)")    \
+    X(SPECIAL_TB,     "special-tb",                                         \
+      "a TB was translated for single-step, icount, breakpoints or I/O")   \
+    X(LOST,           "lost",                                               \
+      "the vCPU left the recording's TB stream (cflags were overridden)")  \
+    X(INVALIDATED,    "tb-invalidated",                                     \
+      "a recorded TB was invalidated (code written or unmapped)")          \
+    X(FLUSH,          "flush",                                              \
+      "the code cache was flushed while recording")                        \
+    X(MODE_AT_HEAD,   "mode-at-head",                                       \
+      "the first TB after the head changed privilege level")               \
+    X(DUPLICATE,      "duplicate",                                          \
+      "another vCPU formed a trace at the same head first")
+
+typedef enum HybridAbort {
+#define HYBRID_ABORT_ENUM(id, name, text) HYBRID_ABORT_##id,
+    HYBRID_ABORTS(HYBRID_ABORT_ENUM)
+#undef HYBRID_ABORT_ENUM
+    HYBRID_ABORT__MAX
+} HybridAbort;
+
+typedef struct HybridAbortInfo {
+    const char *name;
+    const char *text;
+} HybridAbortInfo;
+
+extern const HybridAbortInfo hybrid_abort_info[HYBRID_ABORT__MAX];
+
+/* Per reason; qatomic_inc() by any thread, no lock. */
+extern uint64_t hybrid_abort_count[HYBRID_ABORT__MAX];
+
+#endif /* HYBRID_ABORTS_H */

@@ -1,0 +1,50 @@
+/*
+ * hybrid: every accelerator property, in one table.
+ *
+ * The table is used by the QOM property code (-accel hybrid,prop=value and
+ * -accel hybrid,help), by the parser and its tests, and by the README.
+ * Later stages add rows here, nowhere else.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HYBRID_PARAMS_H
+#define HYBRID_PARAMS_H
+
+/*     field          name             default  min  max      help */
+#define HYBRID_PARAMS(X)                                                     \
+    X(threads,        "threads",       2,       0,   64,                     \
+      "optimizer threads shared by all vCPUs; 0 compiles in the vCPU thread") \
+    X(hot,            "hot",           50,      1,   1000000,                \
+      "executions of a trace head before its trace is recorded")            \
+    X(trace_max_tbs,  "trace-max-tbs", 16,      1,   256,                    \
+      "most translation blocks in one trace")                               \
+    X(blacklist,      "blacklist",     4,       1,   64,                     \
+      "aborted recordings after which a trace head is never tried again")
+
+typedef struct HybridParams {
+#define HYBRID_PARAM_FIELD(field, name, def, min, max, help) int64_t field;
+    HYBRID_PARAMS(HYBRID_PARAM_FIELD)
+#undef HYBRID_PARAM_FIELD
+} HybridParams;
+
+typedef struct HybridParamInfo {
+    const char *name;
+    const char *help;
+    int64_t def, min, max;
+    size_t offset;              /* of the int64_t field in HybridParams */
+} HybridParamInfo;
+
+extern const HybridParamInfo hybrid_param_info[];
+extern const size_t hybrid_param_count;
+
+/* The values in use; written only while the accelerator is configured. */
+extern HybridParams hybrid_params;
+
+void hybrid_params_set_defaults(HybridParams *p);
+const HybridParamInfo *hybrid_param_find(const char *name);
+int64_t hybrid_param_get(const HybridParams *p, const HybridParamInfo *pi);
+/* Parse @value for @pi into @p; on error, @p is unchanged. */
+bool hybrid_param_set(HybridParams *p, const HybridParamInfo *pi,
+                      const char *value, Error **errp);
+
+#endif /* HYBRID_PARAMS_H */

@@ -1,0 +1,209 @@
+/*
+ * hybrid: profiling and recording, per vCPU (see record.h).
+ *
+ *   loop dispatch ──► backward edge? ──► head counter ──► hot? ──► record
+ *                                          (no chaining into a counting
+ *                                           head, so every iteration is
+ *                                           seen by the execution loop)
+ *
+ *   record: the vCPU runs the recorder's no-chaining TB variants, one TB
+ *   per loop dispatch, until the path returns to the head (loop trace),
+ *   reaches another trace's head, reaches trace-max-tbs or changes
+ *   privilege level; or aborts (hybrid-aborts.h). A head that keeps
+ *   aborting waits twice as long each time and is blacklisted after
+ *   `blacklist` aborts (LuaJIT's penalty/blacklist).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/atomic.h"
+#include "hybrid.h"
+#include "record.h"
+
+/* Bound on a vCPU's head map between flushes (it is a cache of counters). */
+#define HYBRID_MAX_HEADS 65536
+
+void hybrid_vcpu_init(HybridVCPU *v, bool (*tb_valid)(const void *tb))
+{
+    memset(v, 0, sizeof(*v));
+    v->heads = g_hash_table_new_full(g_direct_hash, g_direct_equal,
+                                     NULL, g_free);
+    v->rec = g_array_new(false, false, sizeof(HybridTraceTB));
+    v->tb_valid = tb_valid;
+}
+
+void hybrid_vcpu_destroy(HybridVCPU *v)
+{
+    g_hash_table_destroy(v->heads);
+    g_array_free(v->rec, true);
+}
+
+static void stop_recording(HybridVCPU *v)
+{
+    v->recording = false;
+    v->rec_head = NULL;
+    v->rec_head_tb = NULL;
+    g_array_set_size(v->rec, 0);
+}
+
+void hybrid_vcpu_flush(HybridVCPU *v)
+{
+    if (v->recording) {
+        qatomic_inc(&hybrid_abort_count[HYBRID_ABORT_FLUSH]);
+        qatomic_inc(&hybrid_stats.aborted);
+    }
+    stop_recording(v);
+    g_hash_table_remove_all(v->heads);
+}
+
+static void abort_recording(HybridVCPU *v, HybridAbort why)
+{
+    HybridHead *h = v->rec_head;
+
+    qatomic_inc(&hybrid_abort_count[why]);
+    qatomic_inc(&hybrid_stats.aborted);
+    if (++h->aborts >= hybrid_params.blacklist) {
+        h->state = HYBRID_HEAD_BLACKLISTED;
+    } else {
+        h->count = 0;
+        h->threshold = MIN((uint64_t)hybrid_params.hot << h->aborts,
+                           UINT32_MAX);
+    }
+    stop_recording(v);
+}
+
+static void end_recording(HybridVCPU *v, HybridTraceEnd end)
+{
+    HybridTrace *t;
+    int why;
+
+    t = hybrid_trace_new((HybridTraceTB *)v->rec->data, v->rec->len,
+                         v->rec_head_tb, end, v->rec_head->count);
+    why = hybrid_table_insert(t, v->tb_valid);
+    if (why >= 0) {
+        hybrid_trace_free(t);
+        if (why == HYBRID_ABORT_DUPLICATE) {
+            /* not this head's fault: it is traced, by someone else */
+            qatomic_inc(&hybrid_abort_count[why]);
+            qatomic_inc(&hybrid_stats.aborted);
+            v->rec_head->state = HYBRID_HEAD_TRACED;
+            stop_recording(v);
+        } else {
+            abort_recording(v, why);
+        }
+        return;
+    }
+    qatomic_inc(&hybrid_stats.formed);
+    v->rec_head->state = HYBRID_HEAD_TRACED;
+    stop_recording(v);
+}
+
+static HybridStep record_step(HybridVCPU *v, const HybridTBDesc *tb)
+{
+    HybridTraceTB *prev;
+    HybridTraceTB rt = { .key = *tb };
+
+    if (v->event) {
+        abort_recording(v, HYBRID_ABORT_EVENT);
+        return HYBRID_STEP_RUN;
+    }
+    if (!tb->recording_variant) {
+        abort_recording(v, HYBRID_ABORT_LOST);
+        return HYBRID_STEP_RUN;
+    }
+    if (tb->special) {
+        abort_recording(v, HYBRID_ABORT_SPECIAL_TB);
+        return HYBRID_STEP_RUN;
+    }
+    if (tb->phys0 < 0) {
+        abort_recording(v, HYBRID_ABORT_NO_PAGE);
+        return HYBRID_STEP_RUN;
+    }
+
+    if (v->rec->len == 0) {
+        /* the first TB must be the head itself, in recording form */
+        if (!hybrid_tb_same_key(tb, &v->rec_head_desc)) {
+            abort_recording(v, HYBRID_ABORT_LOST);
+            return HYBRID_STEP_RUN;
+        }
+    } else {
+        prev = &g_array_index(v->rec, HybridTraceTB, v->rec->len - 1);
+        prev->next_pc = tb->pc;
+        if (tb->user != v->rec_head_desc.user) {
+            if (v->rec->len == 1) {
+                /* head, then straight into the other mode: no path */
+                abort_recording(v, HYBRID_ABORT_MODE_AT_HEAD);
+            } else {
+                end_recording(v, HYBRID_END_MODE);
+            }
+            return HYBRID_STEP_RUN;
+        }
+        if (hybrid_tb_same_key(tb, &v->rec_head_desc)) {
+            end_recording(v, HYBRID_END_LOOP);
+            return HYBRID_STEP_RUN;
+        }
+        if (hybrid_table_has_head(tb)) {
+            end_recording(v, HYBRID_END_TRACE_HEAD);
+            return HYBRID_STEP_RUN;
+        }
+    }
+    g_array_append_val(v->rec, rt);
+    if (v->rec->len >= hybrid_params.trace_max_tbs) {
+        end_recording(v, HYBRID_END_MAX_TBS);
+        return HYBRID_STEP_RUN;
+    }
+    return HYBRID_STEP_RECORD;
+}
+
+/*
+ * NET heads are targets of backward edges. PC-relative TBs do not keep
+ * their virtual pc, so compare guest physical addresses: exact within a
+ * page, a good guess across pages (kernel text is physically contiguous).
+ */
+static bool backward_edge(const HybridTBDesc *from, const HybridTBDesc *to)
+{
+    return from->phys0 >= 0 && to->phys0 >= 0 && to->phys0 <= from->phys0 &&
+           from->user == to->user;
+}
+
+HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
+                            const HybridTBDesc *tb)
+{
+    HybridHead *h;
+
+    if (v->recording) {
+        return record_step(v, tb);
+    }
+    if (!last || tb->recording_variant || tb->special) {
+        return HYBRID_STEP_RUN;
+    }
+    h = g_hash_table_lookup(v->heads, tb->tb);
+    if (!h) {
+        if (!backward_edge(last, tb)) {
+            return HYBRID_STEP_RUN;
+        }
+        if (g_hash_table_size(v->heads) >= HYBRID_MAX_HEADS) {
+            g_hash_table_remove_all(v->heads);
+        }
+        h = g_new0(HybridHead, 1);
+        h->threshold = hybrid_params.hot;
+        g_hash_table_insert(v->heads, (gpointer)tb->tb, h);
+    }
+    if (h->state != HYBRID_HEAD_COUNTING) {
+        return HYBRID_STEP_RUN;
+    }
+    if (++h->count < h->threshold) {
+        return HYBRID_STEP_NO_CHAIN;
+    }
+    if (hybrid_table_has_head(tb)) {
+        h->state = HYBRID_HEAD_TRACED;   /* another vCPU traced it */
+        return HYBRID_STEP_RUN;
+    }
+    v->recording = true;
+    v->event = false;
+    v->rec_head = h;
+    v->rec_head_tb = tb->tb;
+    v->rec_head_desc = *tb;
+    g_array_set_size(v->rec, 0);
+    return HYBRID_STEP_RECORD;
+}

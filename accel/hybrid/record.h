@@ -1,0 +1,72 @@
+/*
+ * hybrid: per-vCPU profiling (NET head counters) and trace recording.
+ *
+ * One HybridVCPU per vCPU, owned by its vCPU thread: no lock. Only a
+ * code-cache flush, which runs while every vCPU is stopped, touches
+ * another vCPU's state.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HYBRID_RECORD_H
+#define HYBRID_RECORD_H
+
+#include "trace.h"
+#include "hybrid-aborts.h"
+
+typedef enum HybridHeadState {
+    HYBRID_HEAD_COUNTING,
+    HYBRID_HEAD_TRACED,         /* a trace exists (or existed) here */
+    HYBRID_HEAD_BLACKLISTED,    /* aborted too often: never recorded again */
+} HybridHeadState;
+
+typedef struct HybridHead {
+    uint32_t count;
+    uint32_t threshold;         /* hot, doubled after each abort */
+    uint8_t state;              /* HybridHeadState */
+    uint8_t aborts;
+} HybridHead;
+
+typedef struct HybridVCPU {
+    GHashTable *heads;          /* TB identity -> HybridHead */
+    bool event;                 /* exception/interrupt/exit since last step */
+    bool recording;
+    const void *rec_head_tb;    /* the hot TB (normal variant) */
+    HybridHead *rec_head;
+    HybridTBDesc rec_head_desc;
+    GArray *rec;                /* HybridTraceTB recorded so far */
+    /* is this TB still valid? (hw-glue: CF_INVALID not set) */
+    bool (*tb_valid)(const void *tb);
+} HybridVCPU;
+
+/* What the execution loop should do with the TB it is about to run. */
+typedef enum HybridStep {
+    HYBRID_STEP_RUN,            /* run it, chaining is fine */
+    HYBRID_STEP_NO_CHAIN,       /* run it, do not chain into it (counting) */
+    HYBRID_STEP_RECORD,         /* recording: next TBs must be the
+                                   recorder's no-chaining variants; if this
+                                   TB is not one, look it up again */
+} HybridStep;
+
+void hybrid_vcpu_init(HybridVCPU *v, bool (*tb_valid)(const void *tb));
+void hybrid_vcpu_destroy(HybridVCPU *v);
+
+/*
+ * The vCPU is about to run @tb; @last (or NULL) is the TB that just
+ * returned to the execution loop. Counts NET heads (targets of backward
+ * edges), starts, continues and ends recordings.
+ */
+HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
+                            const HybridTBDesc *tb);
+
+/* An exception, interrupt or exit request is being handled. */
+static inline void hybrid_vcpu_event(HybridVCPU *v)
+{
+    if (v->recording) {
+        v->event = true;
+    }
+}
+
+/* The code cache was flushed (all vCPUs stopped): forget every TB. */
+void hybrid_vcpu_flush(HybridVCPU *v);
+
+#endif /* HYBRID_RECORD_H */

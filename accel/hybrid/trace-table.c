@@ -1,0 +1,281 @@
+/*
+ * hybrid: the trace table shared by all vCPUs (see trace.h).
+ *
+ *   by_head    head key -> trace          (is this TB a trace head?)
+ *   by_member  TB identity -> GSList of traces containing it
+ *              (invalidation of any member drops the trace at once)
+ *   live       every live trace, for the monitor
+ *   recent     the last few invalidated traces, for the monitor
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/atomic.h"
+#include "qemu/xxhash.h"
+#include "hybrid.h"
+#include "trace.h"
+#include "hybrid-aborts.h"
+
+#define HYBRID_RECENT_INVALIDATED 16
+
+const char *const hybrid_trace_state_name[HYBRID_TRACE__MAX] = {
+    [HYBRID_TRACE_RECORDED] = "recorded",
+    [HYBRID_TRACE_QUEUED] = "queued",
+    [HYBRID_TRACE_COMPILING] = "compiling",
+    [HYBRID_TRACE_INSTALLED] = "installed",
+    [HYBRID_TRACE_INVALIDATED] = "invalidated",
+    [HYBRID_TRACE_FAILED] = "failed",
+};
+
+const char *const hybrid_trace_end_name[HYBRID_END__MAX] = {
+    [HYBRID_END_LOOP] = "loop",
+    [HYBRID_END_TRACE_HEAD] = "trace-head",
+    [HYBRID_END_MAX_TBS] = "max-tbs",
+    [HYBRID_END_MODE] = "mode-change",
+};
+
+static struct {
+    QemuMutex lock;
+    GHashTable *by_head;    /* HybridTBDesc * (of tbs[0]) -> HybridTrace */
+    GHashTable *by_member;  /* const void *tb -> GSList of HybridTrace */
+    GPtrArray *live;        /* HybridTrace, owned */
+    GQueue recent;          /* invalidated HybridTrace, owned, newest first */
+    uint64_t next_id;
+} table;
+
+static guint key_hash(gconstpointer p)
+{
+    const HybridTBDesc *d = p;
+
+    return qemu_xxhash6(d->pc, d->phys0, d->flags, d->cflags ^ d->cs_base);
+}
+
+bool hybrid_tb_same_key(const HybridTBDesc *a, const HybridTBDesc *b)
+{
+    return a->pc == b->pc && a->phys0 == b->phys0 && a->phys1 == b->phys1 &&
+           a->cs_base == b->cs_base && a->flags == b->flags &&
+           a->cflags == b->cflags;
+}
+
+static gboolean key_equal(gconstpointer a, gconstpointer b)
+{
+    return hybrid_tb_same_key(a, b);
+}
+
+void hybrid_table_init(void)
+{
+    qemu_mutex_init(&table.lock);
+    table.by_head = g_hash_table_new(key_hash, key_equal);
+    table.by_member = g_hash_table_new(g_direct_hash, g_direct_equal);
+    table.live = g_ptr_array_new();
+    g_queue_init(&table.recent);
+    table.next_id = 1;
+}
+
+HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
+                              const void *head_tb, HybridTraceEnd end,
+                              uint64_t hotness)
+{
+    HybridTrace *t = g_new0(HybridTrace, 1);
+    g_autoptr(GHashTable) pfn = g_hash_table_new(g_int64_hash, g_int64_equal);
+    g_autofree int64_t *pn = g_new(int64_t, 2 * ntbs);
+    unsigned n = 0;
+
+    t->head_tb = head_tb;
+    t->user = tbs[0].key.user;
+    t->ntbs = ntbs;
+    t->tbs = g_memdup2(tbs, sizeof(*tbs) * ntbs);
+    t->exits = g_new0(uint64_t, ntbs);
+    t->end = end;
+    t->hotness = hotness;
+    t->state = HYBRID_TRACE_RECORDED;
+    /* count distinct guest physical pages (4 KiB frames) */
+    for (unsigned i = 0; i < ntbs; i++) {
+        t->insns += tbs[i].key.insns;
+        pn[n] = tbs[i].key.phys0 >> 12;
+        g_hash_table_add(pfn, &pn[n++]);
+        if (tbs[i].key.phys1 >= 0) {
+            pn[n] = tbs[i].key.phys1 >> 12;
+            g_hash_table_add(pfn, &pn[n++]);
+        }
+    }
+    t->pages = g_hash_table_size(pfn);
+    return t;
+}
+
+void hybrid_trace_free(HybridTrace *t)
+{
+    if (t) {
+        g_free(t->tbs);
+        g_free(t->exits);
+        g_free(t);
+    }
+}
+
+static void member_add_locked(const void *tb, HybridTrace *t)
+{
+    GSList *l = g_hash_table_lookup(table.by_member, tb);
+
+    if (!g_slist_find(l, t)) {
+        g_hash_table_insert(table.by_member, (gpointer)tb,
+                            g_slist_prepend(l, t));
+    }
+}
+
+static void member_del_locked(const void *tb, HybridTrace *t)
+{
+    GSList *l = g_hash_table_lookup(table.by_member, tb);
+
+    l = g_slist_remove(l, t);
+    if (l) {
+        g_hash_table_insert(table.by_member, (gpointer)tb, l);
+    } else {
+        g_hash_table_remove(table.by_member, tb);
+    }
+}
+
+static void remove_locked(HybridTrace *t)
+{
+    g_hash_table_remove(table.by_head, &t->tbs[0].key);
+    member_del_locked(t->head_tb, t);
+    for (unsigned i = 0; i < t->ntbs; i++) {
+        member_del_locked(t->tbs[i].key.tb, t);
+    }
+    g_ptr_array_remove_fast(table.live, t);
+}
+
+bool hybrid_table_has_head(const HybridTBDesc *d)
+{
+    bool found;
+
+    qemu_mutex_lock(&table.lock);
+    found = g_hash_table_contains(table.by_head, d);
+    qemu_mutex_unlock(&table.lock);
+    return found;
+}
+
+int hybrid_table_insert(HybridTrace *t, bool (*tb_valid)(const void *tb))
+{
+    int why = -1;
+
+    qemu_mutex_lock(&table.lock);
+    if (g_hash_table_contains(table.by_head, &t->tbs[0].key)) {
+        why = HYBRID_ABORT_DUPLICATE;
+        goto out;
+    }
+    /*
+     * Invalidation marks a TB invalid before its hook takes this lock: a
+     * member invalidated before now is seen here, one invalidated later
+     * finds the trace in by_member.
+     */
+    if (!tb_valid(t->head_tb)) {
+        why = HYBRID_ABORT_INVALIDATED;
+        goto out;
+    }
+    for (unsigned i = 0; i < t->ntbs; i++) {
+        if (!tb_valid(t->tbs[i].key.tb)) {
+            why = HYBRID_ABORT_INVALIDATED;
+            goto out;
+        }
+    }
+    t->id = table.next_id++;
+    g_hash_table_insert(table.by_head, &t->tbs[0].key, t);
+    member_add_locked(t->head_tb, t);
+    for (unsigned i = 0; i < t->ntbs; i++) {
+        member_add_locked(t->tbs[i].key.tb, t);
+    }
+    g_ptr_array_add(table.live, t);
+out:
+    qemu_mutex_unlock(&table.lock);
+    return why;
+}
+
+static void retire_locked(HybridTrace *t)
+{
+    qatomic_set(&t->state, HYBRID_TRACE_INVALIDATED);
+    qatomic_inc(&hybrid_stats.invalidated);
+    g_queue_push_head(&table.recent, t);
+    while (g_queue_get_length(&table.recent) > HYBRID_RECENT_INVALIDATED) {
+        hybrid_trace_free(g_queue_pop_tail(&table.recent));
+    }
+}
+
+void hybrid_table_tb_invalidated(const void *tb)
+{
+    GSList *l;
+
+    qemu_mutex_lock(&table.lock);
+    while ((l = g_hash_table_lookup(table.by_member, tb))) {
+        HybridTrace *t = l->data;
+
+        remove_locked(t);
+        retire_locked(t);
+    }
+    qemu_mutex_unlock(&table.lock);
+}
+
+void hybrid_table_flush(void)
+{
+    qemu_mutex_lock(&table.lock);
+    while (table.live->len) {
+        HybridTrace *t = g_ptr_array_index(table.live, 0);
+
+        remove_locked(t);
+        retire_locked(t);
+    }
+    /* TB identities die with the code cache: keep no stale pointer */
+    for (GList *l = table.recent.head; l; l = l->next) {
+        HybridTrace *t = l->data;
+
+        t->head_tb = NULL;
+        for (unsigned i = 0; i < t->ntbs; i++) {
+            t->tbs[i].key.tb = NULL;
+        }
+    }
+    qemu_mutex_unlock(&table.lock);
+}
+
+static gint hotter_first(gconstpointer a, gconstpointer b)
+{
+    const HybridTrace *x = *(HybridTrace *const *)a;
+    const HybridTrace *y = *(HybridTrace *const *)b;
+    uint64_t ex = qatomic_read(&x->entries), ey = qatomic_read(&y->entries);
+
+    if (ex != ey) {
+        return ex > ey ? -1 : 1;
+    }
+    if (x->hotness != y->hotness) {
+        return x->hotness > y->hotness ? -1 : 1;
+    }
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void hybrid_table_foreach_hottest(unsigned max,
+                                  void (*fn)(const HybridTrace *t, void *opaque),
+                                  void *opaque)
+{
+    g_autoptr(GPtrArray) all = g_ptr_array_new();
+
+    qemu_mutex_lock(&table.lock);
+    for (unsigned i = 0; i < table.live->len; i++) {
+        g_ptr_array_add(all, g_ptr_array_index(table.live, i));
+    }
+    g_ptr_array_sort(all, hotter_first);
+    for (GList *l = table.recent.head; l; l = l->next) {
+        g_ptr_array_add(all, l->data);
+    }
+    for (unsigned i = 0; i < all->len && i < max; i++) {
+        fn(g_ptr_array_index(all, i), opaque);
+    }
+    qemu_mutex_unlock(&table.lock);
+}
+
+unsigned hybrid_table_size(void)
+{
+    unsigned n;
+
+    qemu_mutex_lock(&table.lock);
+    n = table.live->len;
+    qemu_mutex_unlock(&table.lock);
+    return n;
+}

@@ -1,0 +1,113 @@
+/*
+ * hybrid: traces and the shared trace table.
+ *
+ * A trace is a path of translation blocks recorded on one vCPU (NET:
+ * next-executing tail from a hot head), in one privilege level. The
+ * table holds every live trace, shared by all vCPUs.
+ *
+ * This part is target-independent: it sees TBs only through
+ * HybridTBDesc, which hw-glue fills from a TranslationBlock (and the unit
+ * tests from synthetic sequences).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HYBRID_TRACE_H
+#define HYBRID_TRACE_H
+
+#include "qemu/thread.h"
+
+/* What the tier knows of one TB: its key and what tracing needs. */
+typedef struct HybridTBDesc {
+    const void *tb;         /* identity; TB memory is not reused before a flush */
+    uint64_t pc;            /* guest virtual pc */
+    uint64_t cs_base;
+    uint32_t flags;
+    uint32_t cflags;        /* without the recorder's no-chaining bits */
+    int64_t phys0, phys1;   /* guest physical address of pc / of the 2nd page; -1 none */
+    uint32_t insns;         /* guest instructions */
+    uint32_t size;          /* guest bytes */
+    bool user;              /* CPL 3 (else kernel) */
+    bool special;           /* single-step, icount, breakpoint page, I/O: never traced */
+    bool recording_variant; /* translated with the recorder's no-chaining cflags */
+} HybridTBDesc;
+
+typedef enum HybridTraceState {
+    HYBRID_TRACE_RECORDED,
+    HYBRID_TRACE_QUEUED,
+    HYBRID_TRACE_COMPILING,
+    HYBRID_TRACE_INSTALLED,
+    HYBRID_TRACE_INVALIDATED,
+    HYBRID_TRACE_FAILED,
+    HYBRID_TRACE__MAX
+} HybridTraceState;
+
+/* Why recording of a formed trace ended. */
+typedef enum HybridTraceEnd {
+    HYBRID_END_LOOP,        /* the path came back to the head */
+    HYBRID_END_TRACE_HEAD,  /* the path reached another trace's head */
+    HYBRID_END_MAX_TBS,     /* trace-max-tbs reached */
+    HYBRID_END_MODE,        /* the path changed privilege level */
+    HYBRID_END__MAX
+} HybridTraceEnd;
+
+extern const char *const hybrid_trace_state_name[HYBRID_TRACE__MAX];
+extern const char *const hybrid_trace_end_name[HYBRID_END__MAX];
+
+typedef struct HybridTraceTB {
+    HybridTBDesc key;
+    uint64_t next_pc;       /* pc executed after this TB when recorded */
+} HybridTraceTB;
+
+typedef struct HybridTrace {
+    /* immutable once inserted */
+    uint64_t id;
+    const void *head_tb;    /* the TB normal execution enters at the head */
+    bool user;
+    unsigned ntbs;
+    HybridTraceTB *tbs;     /* [ntbs]; tbs[0] is the head */
+    unsigned insns;
+    unsigned pages;         /* distinct guest physical pages spanned */
+    HybridTraceEnd end;
+    uint64_t hotness;       /* head executions counted before recording */
+    /* written under hybrid_table's lock, read with qatomic_read */
+    int state;              /* HybridTraceState */
+    /* updated with qatomic_inc by any vCPU */
+    uint64_t entries;
+    uint64_t *exits;        /* [ntbs]: times the trace was left after tbs[i] */
+} HybridTrace;
+
+/* hybrid_trace_new: a recorded trace, not yet in the table. */
+HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
+                              const void *head_tb, HybridTraceEnd end,
+                              uint64_t hotness);
+void hybrid_trace_free(HybridTrace *t);
+bool hybrid_tb_same_key(const HybridTBDesc *a, const HybridTBDesc *b);
+
+/*
+ * The table. Lock rule: one mutex (inside trace-table.c) guards the
+ * lookups, the member map and the list of traces; the functions below take
+ * it themselves. They are called from vCPU threads (recording, TB
+ * invalidation under QEMU's page locks: the table lock is always taken
+ * last) and from the monitor.
+ */
+void hybrid_table_init(void);
+/* Is there a live trace whose head has @d's key? */
+bool hybrid_table_has_head(const HybridTBDesc *d);
+/*
+ * Insert @t (which the table then owns) unless a trace with the same head
+ * exists or a member TB is already invalid (@tb_valid says, checked under
+ * the lock so no invalidation is missed). Returns the reason it was not
+ * inserted, or -1 on success.
+ */
+int hybrid_table_insert(HybridTrace *t, bool (*tb_valid)(const void *tb));
+/* A TB left QEMU's hash table: drop every trace that contains it. */
+void hybrid_table_tb_invalidated(const void *tb);
+/* The code cache was flushed: drop every trace. */
+void hybrid_table_flush(void);
+/* Call @fn for at most @max live traces, hottest first, under the lock. */
+void hybrid_table_foreach_hottest(unsigned max,
+                                  void (*fn)(const HybridTrace *t, void *opaque),
+                                  void *opaque);
+unsigned hybrid_table_size(void);
+
+#endif /* HYBRID_TRACE_H */

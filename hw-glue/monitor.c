@@ -1,0 +1,100 @@
+/*
+ * hw-glue: QMP query-hybrid-traces and HMP info hybrid-traces.
+ *
+ * The HMP command formats the QMP result, so both always agree.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-hybrid.h"
+#include "qobject/qdict.h"
+#include "monitor/monitor.h"
+#include "monitor/hmp.h"
+#include "accel/hybrid/hybrid.h"
+
+HybridStats hybrid_stats;
+bool hybrid_in_use;
+
+static HybridCounters *counters_snapshot(void)
+{
+    HybridCounters *c = g_new0(HybridCounters, 1);
+
+    c->formed = qatomic_read(&hybrid_stats.formed);
+    c->compiled = qatomic_read(&hybrid_stats.compiled);
+    c->installed = qatomic_read(&hybrid_stats.installed);
+    c->invalidated = qatomic_read(&hybrid_stats.invalidated);
+    c->aborted = qatomic_read(&hybrid_stats.aborted);
+    c->tbs_translated = qatomic_read(&hybrid_stats.tbs_translated);
+    c->tbs_invalidated = qatomic_read(&hybrid_stats.tbs_invalidated);
+    c->flushes = qatomic_read(&hybrid_stats.flushes);
+    c->aborts = NULL;
+    return c;
+}
+
+HybridTraces *qmp_query_hybrid_traces(bool has_count, uint32_t count,
+                                      Error **errp)
+{
+    HybridTraces *r;
+
+    if (!qatomic_read(&hybrid_in_use)) {
+        error_setg(errp, "the hybrid accelerator is not in use "
+                   "(start QEMU with -accel hybrid)");
+        return NULL;
+    }
+    r = g_new0(HybridTraces, 1);
+    r->counters = counters_snapshot();
+    r->llvm_version = g_strdup(hybrid_llvm_version());
+    r->traces = NULL;
+    return r;
+}
+
+static void hmp_info_hybrid_traces(Monitor *mon, const QDict *qdict)
+{
+    Error *err = NULL;
+    bool has_count = qdict_haskey(qdict, "count");
+    int64_t count = qdict_get_try_int(qdict, "count", 0);
+    HybridTraces *r;
+    HybridCounters *c;
+    g_autoptr(GString) buf = g_string_new("");
+
+    if (has_count && (count < 0 || count > UINT32_MAX)) {
+        monitor_printf(mon, "count must be in 0..%u\n", UINT32_MAX);
+        return;
+    }
+    r = qmp_query_hybrid_traces(has_count, count, &err);
+    if (hmp_handle_error(mon, err)) {
+        return;
+    }
+    c = r->counters;
+    g_string_append_printf(buf,
+        "formed=%" PRIu64 " compiled=%" PRIu64 " installed=%" PRIu64
+        " invalidated=%" PRIu64 " aborted=%" PRIu64
+        " tbs-translated=%" PRIu64 " tbs-invalidated=%" PRIu64
+        " flushes=%" PRIu64,
+        c->formed, c->compiled, c->installed, c->invalidated, c->aborted,
+        c->tbs_translated, c->tbs_invalidated, c->flushes);
+    for (HybridAbortCountList *a = c->aborts; a; a = a->next) {
+        g_string_append_printf(buf, " abort.%s=%" PRIu64,
+                               a->value->reason, a->value->count);
+    }
+    g_string_append_printf(buf, " llvm=%s\n", r->llvm_version);
+    g_string_append_printf(buf, "%6s %-6s %-18s %4s %6s %5s %12s %-11s %s\n",
+                           "id", "mode", "pc", "tbs", "insns", "pages",
+                           "entries", "state", "end");
+    for (HybridTraceInfoList *t = r->traces; t; t = t->next) {
+        HybridTraceInfo *ti = t->value;
+        g_string_append_printf(buf,
+            "%6" PRIu64 " %-6s 0x%016" PRIx64 " %4u %6u %5u %12" PRIu64
+            " %-11s %s\n", ti->id, ti->mode, ti->pc, ti->tbs, ti->insns,
+            ti->pages, ti->entries, ti->state, ti->end);
+    }
+    monitor_puts(mon, buf->str);
+    qapi_free_HybridTraces(r);
+}
+
+static void hybrid_monitor_register(void)
+{
+    monitor_register_hmp("hybrid-traces", true, hmp_info_hybrid_traces);
+}
+type_init(hybrid_monitor_register);

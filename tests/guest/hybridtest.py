@@ -1,0 +1,178 @@
+"""Shared harness of hybrid's guest tests: start the emulator, talk QMP/HMP,
+wait for the guest's markers, report TAP.
+
+Environment (set by tests/meson.build): HYBRID_QEMU, HYBRID_GUEST_DIR.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+QEMU = os.environ.get('HYBRID_QEMU', 'build/qemu-system-x86_64')
+GUEST = os.environ.get('HYBRID_GUEST_DIR', 'build/guest')
+READY = 'hybrid-guest: userspace up'
+
+
+class Tap:
+    """Minimal TAP producer; exit status 1 if any check failed."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, what, detail=''):
+        self.n += 1
+        print(('ok %d - %s' if cond else 'not ok %d - %s') % (self.n, what))
+        if not cond:
+            self.failed += 1
+            for line in str(detail).splitlines()[-40:]:
+                print('#   ' + line)
+        sys.stdout.flush()
+        return cond
+
+    def done(self):
+        print('1..%d' % self.n)
+        sys.exit(1 if self.failed else 0)
+
+
+def run_qemu(args, timeout=60, input=None):
+    """Run QEMU to completion; return (exit status, stdout+stderr)."""
+    p = subprocess.run([QEMU] + args, input=input, capture_output=True,
+                       text=True, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def guest_args(accel, smp=1, kernel='vmlinux', run=None, mem=512, extra=()):
+    append = 'console=ttyS0 panic=-1 quiet'
+    if run:
+        append += ' hybrid.run=' + run
+    return ['-accel', accel, '-M', 'q35', '-nodefaults', '-m', str(mem),
+            '-smp', str(smp), '-display', 'none', '-serial', 'stdio',
+            '-no-reboot', '-net', 'none',
+            '-kernel', os.path.join(GUEST, kernel),
+            '-initrd', os.path.join(GUEST, 'initrd.gz'),
+            '-append', append] + list(extra)
+
+
+class Monitor:
+    """A QMP or HMP client on a unix socket."""
+
+    def __init__(self, path, qmp=True, timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.sock.settimeout(timeout)
+        self.buf = b''
+        self.qmp = qmp
+        if qmp:
+            self._read_json()                      # greeting
+            self.cmd('qmp_capabilities')
+        else:
+            self._read_until(b'(qemu) ')
+
+    def _read_until(self, token):
+        while token not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError('monitor closed')
+            self.buf += data
+        i = self.buf.index(token) + len(token)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out.decode(errors='replace')
+
+    def _read_json(self):
+        while True:
+            line = self._read_until(b'\n')
+            msg = json.loads(line)
+            if 'event' not in msg:
+                return msg
+
+    def cmd(self, name, **args):
+        """QMP: return the reply dict ('return' or 'error')."""
+        msg = {'execute': name}
+        if args:
+            msg['arguments'] = args
+        self.sock.sendall(json.dumps(msg).encode() + b'\n')
+        return self._read_json()
+
+    def hmp(self, line):
+        """HMP: return the text the command printed."""
+        self.sock.sendall(line.encode() + b'\n')
+        out = self._read_until(b'(qemu) ')
+        out = out[:-len('(qemu) ')]
+        # the monitor echoes the command line first
+        return out.split('\n', 1)[1] if '\n' in out else ''
+
+    def close(self):
+        self.sock.close()
+
+
+class Guest:
+    """A running guest with its serial output, QMP and HMP sockets."""
+
+    def __init__(self, accel, smp=1, kernel='vmlinux', run=None, extra=()):
+        self.dir = tempfile.mkdtemp(prefix='hybrid-test-')
+        self.qmp_path = os.path.join(self.dir, 'qmp.sock')
+        self.hmp_path = os.path.join(self.dir, 'hmp.sock')
+        self.log_path = os.path.join(self.dir, 'serial.log')
+        args = guest_args(accel, smp, kernel, run, extra=extra) + [
+            '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
+            '-monitor', 'unix:%s,server=on,wait=off' % self.hmp_path]
+        self.log = open(self.log_path, 'w+')
+        self.proc = subprocess.Popen([QEMU] + args, stdout=self.log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        self._qmp = None
+        self._hmp = None
+
+    def output(self):
+        with open(self.log_path, errors='replace') as f:
+            return f.read()
+
+    def wait_for(self, text, timeout=120):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.output():
+                return True
+            if self.proc.poll() is not None:
+                return text in self.output()
+            time.sleep(0.1)
+        return False
+
+    def wait_exit(self, timeout=120):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    @property
+    def qmp(self):
+        if not self._qmp:
+            self._qmp = Monitor(self.qmp_path, qmp=True)
+        return self._qmp
+
+    @property
+    def hmp(self):
+        if not self._hmp:
+            self._hmp = Monitor(self.hmp_path, qmp=False)
+        return self._hmp
+
+    def kill(self):
+        for m in (self._qmp, self._hmp):
+            if m:
+                m.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
