@@ -23,6 +23,8 @@ RUN_ARGS  ?=
 
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 export CCACHE_MAXSIZE ?= 5G
+# relative paths in the cache key: clones in other directories share hits
+export CCACHE_BASEDIR ?= $(TOP)
 
 FIRMWARE_DIRS := /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu
 # meson picks ccache up by itself when it is installed
@@ -48,7 +50,7 @@ $(QEMU_BLD)/build.ninja: | source
 
 build: source $(QEMU_BLD)/build.ninja
 	ninja -C $(QEMU_BLD) -j $(JOBS) qemu-system-x86_64 \
-		hybrid/tests/test-hybrid-params
+		hybrid/tests/test-hybrid-params hybrid/tests/test-hybrid-record
 	ln -sfn qemu-build/qemu-system-x86_64 $(QEMU)
 	@# run from the build tree, QEMU looks for firmware under qemu-bundle/:
 	@# point the configured firmware path there at Debian's packages
@@ -57,8 +59,9 @@ build: source $(QEMU_BLD)/build.ninja
 		ln -sfn $$d $(QEMU_BLD)/qemu-bundle$$d; \
 	done
 
-guest: setup
+guest: source
 	@$(TOP)/scripts/build-guest.sh $(GUEST)
+	@$(TOP)/scripts/build-system-tests.sh $(QEMU_SRC) $(GUEST)/system
 
 run: build guest
 	$(QEMU) -accel $(ACCEL) -M q35 -nodefaults -m 1G -nographic \

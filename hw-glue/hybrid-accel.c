@@ -22,11 +22,50 @@
 #include "hw/core/cpu.h"
 #include "accel/accel-cpu-target.h"
 #include "accel/hybrid-hooks.h"
+#include "hw/boards.h"
+#include "exec/exec-all.h"
+#include "exec/translation-block.h"
+#include "cpu.h"
 #include "accel/hybrid/hybrid.h"
+#include "accel/hybrid/record.h"
 
 #define TYPE_HYBRID_ACCEL ACCEL_CLASS_NAME("hybrid")
 
 static int (*tcg_init_machine_fn)(MachineState *ms);
+
+/* One per possible vCPU, indexed by cpu_index; each owned by its vCPU. */
+static HybridVCPU *hybrid_vcpus;
+
+static inline HybridVCPU *vcpu_state(CPUState *cpu)
+{
+    return &hybrid_vcpus[cpu->cpu_index];
+}
+
+/* The tier's view of a TB; @pc is its virtual pc if known. */
+static void tb_desc(HybridTBDesc *d, const TranslationBlock *tb, vaddr pc)
+{
+    uint32_t cf = tb_cflags(tb);
+
+    d->tb = tb;
+    d->pc = pc;
+    d->cs_base = tb->cs_base;
+    d->flags = tb->flags;
+    d->cflags = cf & ~(CF_NO_GOTO_TB | CF_NO_GOTO_PTR | CF_INVALID);
+    d->phys0 = tb_page_addr0(tb);
+    d->phys1 = tb_page_addr1(tb);
+    d->insns = tb->icount;
+    d->size = tb->size;
+    d->user = (tb->flags & HF_CPL_MASK) == 3;
+    /* TBs made for single-step, icount, breakpoints or one-insn I/O */
+    d->special = (cf & (CF_SINGLE_STEP | CF_USE_ICOUNT | CF_BP_PAGE |
+                        CF_MEMI_ONLY | CF_NOIRQ | CF_COUNT_MASK)) != 0;
+    d->recording_variant = (cf & CF_NO_GOTO_TB) && (cf & CF_NO_GOTO_PTR);
+}
+
+static bool hybrid_tb_valid(const void *tb)
+{
+    return !(tb_cflags(tb) & CF_INVALID);
+}
 
 static void hybrid_tb_translated(CPUState *cpu, TranslationBlock *tb,
                                  vaddr pc)
@@ -41,11 +80,19 @@ static void hybrid_tb_linked(CPUState *cpu, TranslationBlock *tb, vaddr pc)
 static void hybrid_tb_invalidated(TranslationBlock *tb)
 {
     qatomic_inc(&hybrid_stats.tbs_invalidated);
+    hybrid_table_tb_invalidated(tb);
 }
 
+/* Exclusive context: no vCPU runs, so every vCPU's state may be touched. */
 static void hybrid_tb_flushed(void)
 {
+    CPUState *cpu;
+
     qatomic_inc(&hybrid_stats.flushes);
+    hybrid_table_flush();
+    CPU_FOREACH(cpu) {
+        hybrid_vcpu_flush(vcpu_state(cpu));
+    }
 }
 
 static HybridExecAction hybrid_tb_exec(CPUState *cpu,
@@ -53,11 +100,47 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
                                        int tb_exit, TranslationBlock *tb,
                                        vaddr pc)
 {
-    return HYBRID_EXEC_CHAIN;
+    HybridVCPU *v = vcpu_state(cpu);
+    HybridTBDesc dt, dl;
+
+    if (!last_tb && !v->recording) {
+        return HYBRID_EXEC_CHAIN;
+    }
+    tb_desc(&dt, tb, pc);
+    if (last_tb) {
+        tb_desc(&dl, last_tb, (tb_cflags(last_tb) & CF_PCREL) ? -1 :
+                last_tb->pc);
+    }
+    switch (hybrid_vcpu_step(v, last_tb ? &dl : NULL, &dt)) {
+    case HYBRID_STEP_RUN:
+        return HYBRID_EXEC_CHAIN;
+    case HYBRID_STEP_NO_CHAIN:
+        return HYBRID_EXEC_NO_CHAIN;
+    case HYBRID_STEP_RECORD:
+        /* one TB per loop dispatch: the no-chaining variant of the next */
+        cpu->cflags_next_tb = dt.cflags | CF_NO_GOTO_TB | CF_NO_GOTO_PTR;
+        return dt.recording_variant ? HYBRID_EXEC_NO_CHAIN
+                                    : HYBRID_EXEC_RELOOKUP;
+    }
+    g_assert_not_reached();
 }
 
+/*
+ * An exception, interrupt or exit request is being handled. For an
+ * interrupt, the vCPU stopped at a TB boundary (x86 TBs keep eip exact
+ * there), which is a free sample of where guest time goes.
+ */
 static void hybrid_cpu_event(CPUState *cpu)
 {
+    vaddr pc;
+    uint64_t cs_base;
+    uint32_t flags;
+
+    hybrid_vcpu_event(vcpu_state(cpu));
+    if (cpu->exception_index < 0 && hybrid_table_size()) {
+        cpu_get_tb_cpu_state(cpu_env(cpu), &pc, &cs_base, &flags);
+        hybrid_table_sample(pc, (flags & HF_CPL_MASK) == 3);
+    }
 }
 
 static const HybridHooks hybrid_hook_table = {
@@ -88,6 +171,11 @@ static int hybrid_init_machine(MachineState *ms)
     ret = tcg_init_machine_fn(ms);
     if (ret < 0) {
         return ret;
+    }
+    hybrid_table_init();
+    hybrid_vcpus = g_new0(HybridVCPU, ms->smp.max_cpus);
+    for (unsigned i = 0; i < ms->smp.max_cpus; i++) {
+        hybrid_vcpu_init(&hybrid_vcpus[i], hybrid_tb_valid);
     }
     qatomic_set(&hybrid_in_use, true);
     qatomic_set(&hybrid_hooks, &hybrid_hook_table);

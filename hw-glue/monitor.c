@@ -12,9 +12,8 @@
 #include "monitor/monitor.h"
 #include "monitor/hmp.h"
 #include "accel/hybrid/hybrid.h"
-
-HybridStats hybrid_stats;
-bool hybrid_in_use;
+#include "accel/hybrid/hybrid-aborts.h"
+#include "accel/hybrid/trace.h"
 
 static HybridCounters *counters_snapshot(void)
 {
@@ -29,7 +28,33 @@ static HybridCounters *counters_snapshot(void)
     c->tbs_invalidated = qatomic_read(&hybrid_stats.tbs_invalidated);
     c->flushes = qatomic_read(&hybrid_stats.flushes);
     c->aborts = NULL;
+    for (int i = HYBRID_ABORT__MAX - 1; i >= 0; i--) {
+        HybridAbortCount *a = g_new0(HybridAbortCount, 1);
+
+        a->reason = g_strdup(hybrid_abort_info[i].name);
+        a->text = g_strdup(hybrid_abort_info[i].text);
+        a->count = qatomic_read(&hybrid_abort_count[i]);
+        QAPI_LIST_PREPEND(c->aborts, a);
+    }
     return c;
+}
+
+static void add_trace(const HybridTrace *t, void *opaque)
+{
+    HybridTraceInfoList ***tail = opaque;
+    HybridTraceInfo *ti = g_new0(HybridTraceInfo, 1);
+
+    ti->id = t->id;
+    ti->mode = g_strdup(t->user ? "user" : "kernel");
+    ti->pc = t->tbs[0].key.pc;
+    ti->tbs = t->ntbs;
+    ti->insns = t->insns;
+    ti->pages = t->pages;
+    ti->entries = qatomic_read(&t->entries);
+    ti->samples = qatomic_read(&t->samples);
+    ti->state = g_strdup(hybrid_trace_state_name[qatomic_read(&t->state)]);
+    ti->end = g_strdup(hybrid_trace_end_name[t->end]);
+    QAPI_LIST_APPEND(*tail, ti);
 }
 
 HybridTraces *qmp_query_hybrid_traces(bool has_count, uint32_t count,
@@ -46,6 +71,12 @@ HybridTraces *qmp_query_hybrid_traces(bool has_count, uint32_t count,
     r->counters = counters_snapshot();
     r->llvm_version = g_strdup(hybrid_llvm_version());
     r->traces = NULL;
+    {
+        HybridTraceInfoList **tail = &r->traces;
+
+        hybrid_table_foreach_hottest(has_count ? count : UINT_MAX,
+                                     add_trace, &tail);
+    }
     return r;
 }
 
@@ -79,15 +110,17 @@ static void hmp_info_hybrid_traces(Monitor *mon, const QDict *qdict)
                                a->value->reason, a->value->count);
     }
     g_string_append_printf(buf, " llvm=%s\n", r->llvm_version);
-    g_string_append_printf(buf, "%6s %-6s %-18s %4s %6s %5s %12s %-11s %s\n",
+    g_string_append_printf(buf,
+                           "%6s %-6s %-18s %4s %6s %5s %12s %8s %-11s %s\n",
                            "id", "mode", "pc", "tbs", "insns", "pages",
-                           "entries", "state", "end");
+                           "entries", "samples", "state", "end");
     for (HybridTraceInfoList *t = r->traces; t; t = t->next) {
         HybridTraceInfo *ti = t->value;
         g_string_append_printf(buf,
             "%6" PRIu64 " %-6s 0x%016" PRIx64 " %4u %6u %5u %12" PRIu64
-            " %-11s %s\n", ti->id, ti->mode, ti->pc, ti->tbs, ti->insns,
-            ti->pages, ti->entries, ti->state, ti->end);
+            " %8" PRIu64 " %-11s %s\n", ti->id, ti->mode, ti->pc, ti->tbs,
+            ti->insns, ti->pages, ti->entries, ti->samples, ti->state,
+            ti->end);
     }
     monitor_puts(mon, buf->str);
     qapi_free_HybridTraces(r);

@@ -4,6 +4,7 @@
  *   by_head    head key -> trace          (is this TB a trace head?)
  *   by_member  TB identity -> GSList of traces containing it
  *              (invalidation of any member drops the trace at once)
+ *   by_pc      guest pc of a member TB -> GSList of traces (sampling)
  *   live       every live trace, for the monitor
  *   recent     the last few invalidated traces, for the monitor
  *
@@ -38,6 +39,7 @@ static struct {
     QemuMutex lock;
     GHashTable *by_head;    /* HybridTBDesc * (of tbs[0]) -> HybridTrace */
     GHashTable *by_member;  /* const void *tb -> GSList of HybridTrace */
+    GHashTable *by_pc;      /* uint64_t *pc (in a trace) -> GSList */
     GPtrArray *live;        /* HybridTrace, owned */
     GQueue recent;          /* invalidated HybridTrace, owned, newest first */
     uint64_t next_id;
@@ -67,6 +69,7 @@ void hybrid_table_init(void)
     qemu_mutex_init(&table.lock);
     table.by_head = g_hash_table_new(key_hash, key_equal);
     table.by_member = g_hash_table_new(g_direct_hash, g_direct_equal);
+    table.by_pc = g_hash_table_new(g_int64_hash, g_int64_equal);
     table.live = g_ptr_array_new();
     g_queue_init(&table.recent);
     table.next_id = 1;
@@ -112,34 +115,53 @@ void hybrid_trace_free(HybridTrace *t)
     }
 }
 
-static void member_add_locked(const void *tb, HybridTrace *t)
+/*
+ * @map: key -> GSList of traces. Adding to an existing key keeps the key
+ * pointer already stored (GLib replaces only the value).
+ */
+static void multimap_add(GHashTable *map, gpointer key, HybridTrace *t)
 {
-    GSList *l = g_hash_table_lookup(table.by_member, tb);
+    GSList *l = g_hash_table_lookup(map, key);
 
     if (!g_slist_find(l, t)) {
-        g_hash_table_insert(table.by_member, (gpointer)tb,
-                            g_slist_prepend(l, t));
+        g_hash_table_insert(map, key, g_slist_prepend(l, t));
     }
 }
 
-static void member_del_locked(const void *tb, HybridTrace *t)
+static void multimap_del(GHashTable *map, gconstpointer key, HybridTrace *t)
 {
-    GSList *l = g_hash_table_lookup(table.by_member, tb);
+    gpointer orig_key;
+    GSList *l;
 
+    if (!g_hash_table_lookup_extended(map, key, &orig_key, (gpointer *)&l)) {
+        return;
+    }
     l = g_slist_remove(l, t);
+    g_hash_table_steal(map, key);
     if (l) {
-        g_hash_table_insert(table.by_member, (gpointer)tb, l);
-    } else {
-        g_hash_table_remove(table.by_member, tb);
+        /* by_pc keys point into a trace: re-key with one that stays */
+        HybridTrace *o = l->data;
+        gpointer k = orig_key;
+
+        if (map == table.by_pc) {
+            for (unsigned i = 0; i < o->ntbs; i++) {
+                if (o->tbs[i].key.pc == *(const uint64_t *)key) {
+                    k = &o->tbs[i].key.pc;
+                    break;
+                }
+            }
+        }
+        g_hash_table_insert(map, k, l);
     }
 }
 
 static void remove_locked(HybridTrace *t)
 {
     g_hash_table_remove(table.by_head, &t->tbs[0].key);
-    member_del_locked(t->head_tb, t);
+    multimap_del(table.by_member, t->head_tb, t);
     for (unsigned i = 0; i < t->ntbs; i++) {
-        member_del_locked(t->tbs[i].key.tb, t);
+        multimap_del(table.by_member, t->tbs[i].key.tb, t);
+        multimap_del(table.by_pc, &t->tbs[i].key.pc, t);
     }
     g_ptr_array_remove_fast(table.live, t);
 }
@@ -180,9 +202,10 @@ int hybrid_table_insert(HybridTrace *t, bool (*tb_valid)(const void *tb))
     }
     t->id = table.next_id++;
     g_hash_table_insert(table.by_head, &t->tbs[0].key, t);
-    member_add_locked(t->head_tb, t);
+    multimap_add(table.by_member, (gpointer)t->head_tb, t);
     for (unsigned i = 0; i < t->ntbs; i++) {
-        member_add_locked(t->tbs[i].key.tb, t);
+        multimap_add(table.by_member, (gpointer)t->tbs[i].key.tb, t);
+        multimap_add(table.by_pc, &t->tbs[i].key.pc, t);
     }
     g_ptr_array_add(table.live, t);
 out:
@@ -235,6 +258,19 @@ void hybrid_table_flush(void)
     qemu_mutex_unlock(&table.lock);
 }
 
+void hybrid_table_sample(uint64_t pc, bool user)
+{
+    qemu_mutex_lock(&table.lock);
+    for (GSList *l = g_hash_table_lookup(table.by_pc, &pc); l; l = l->next) {
+        HybridTrace *t = l->data;
+
+        if (t->user == user) {
+            qatomic_inc(&t->samples);
+        }
+    }
+    qemu_mutex_unlock(&table.lock);
+}
+
 static gint hotter_first(gconstpointer a, gconstpointer b)
 {
     const HybridTrace *x = *(HybridTrace *const *)a;
@@ -244,8 +280,10 @@ static gint hotter_first(gconstpointer a, gconstpointer b)
     if (ex != ey) {
         return ex > ey ? -1 : 1;
     }
-    if (x->hotness != y->hotness) {
-        return x->hotness > y->hotness ? -1 : 1;
+    ex = qatomic_read(&x->samples);
+    ey = qatomic_read(&y->samples);
+    if (ex != ey) {
+        return ex > ey ? -1 : 1;
     }
     return x->id < y->id ? -1 : x->id > y->id;
 }

@@ -73,6 +73,7 @@ typedef struct HybridTrace {
     int state;              /* HybridTraceState */
     /* updated with qatomic_inc by any vCPU */
     uint64_t entries;
+    uint64_t samples;       /* interrupts that found the vCPU at one of its TBs */
     uint64_t *exits;        /* [ntbs]: times the trace was left after tbs[i] */
 } HybridTrace;
 
@@ -104,6 +105,11 @@ int hybrid_table_insert(HybridTrace *t, bool (*tb_valid)(const void *tb));
 void hybrid_table_tb_invalidated(const void *tb);
 /* The code cache was flushed: drop every trace. */
 void hybrid_table_flush(void);
+/*
+ * Statistical hotness: a vCPU about to take an interrupt was at @pc (a TB
+ * start, in user or kernel mode): credit every live trace with a TB there.
+ */
+void hybrid_table_sample(uint64_t pc, bool user);
 /* Call @fn for at most @max live traces, hottest first, under the lock. */
 void hybrid_table_foreach_hottest(unsigned max,
                                   void (*fn)(const HybridTrace *t, void *opaque),

@@ -121,12 +121,16 @@ class Monitor:
 class Guest:
     """A running guest with its serial output, QMP and HMP sockets."""
 
-    def __init__(self, accel, smp=1, kernel='vmlinux', run=None, extra=()):
+    def __init__(self, accel, smp=1, kernel='vmlinux', run=None, extra=(),
+                 args=None):
+        """Boot the bundled guest, or start QEMU with @args if given."""
         self.dir = tempfile.mkdtemp(prefix='hybrid-test-')
         self.qmp_path = os.path.join(self.dir, 'qmp.sock')
         self.hmp_path = os.path.join(self.dir, 'hmp.sock')
         self.log_path = os.path.join(self.dir, 'serial.log')
-        args = guest_args(accel, smp, kernel, run, extra=extra) + [
+        if args is None:
+            args = guest_args(accel, smp, kernel, run, extra=extra)
+        args = list(args) + [
             '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
             '-monitor', 'unix:%s,server=on,wait=off' % self.hmp_path]
         self.log = open(self.log_path, 'w+')
@@ -176,3 +180,39 @@ class Guest:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def system_test_args(accel, name, out_path, extra=()):
+    """A bare-metal tests/tcg-style system test: output on isa-debugcon."""
+    return ['-accel', accel, '-display', 'none', '-nodefaults',
+            '-chardev', 'file,path=%s,id=output' % out_path,
+            '-device', 'isa-debugcon,chardev=output',
+            '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x4',
+            '-kernel', os.path.join(GUEST, 'system', name)] + list(extra)
+
+
+def run_system_test(accel, name, timeout=120, extra=()):
+    """Run a system test to completion; return (exit status, its output)."""
+    fd, out = tempfile.mkstemp(prefix='hybrid-sys-')
+    os.close(fd)
+    try:
+        p = subprocess.run([QEMU] + system_test_args(accel, name, out, extra),
+                           capture_output=True, text=True, timeout=timeout)
+        with open(out, errors='replace') as f:
+            return p.returncode, f.read() + p.stderr
+    finally:
+        os.unlink(out)
+
+
+def wait_trace(qmp, pred, timeout=60):
+    """Poll query-hybrid-traces until a trace satisfies @pred; return
+    (that trace or None, the last reply)."""
+    deadline = time.time() + timeout
+    r = {}
+    while time.time() < deadline:
+        r = qmp.cmd('query-hybrid-traces')
+        for tr in r.get('return', {}).get('traces', []):
+            if pred(tr):
+                return tr, r
+        time.sleep(0.2)
+    return None, r

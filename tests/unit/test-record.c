@@ -1,0 +1,430 @@
+/*
+ * Unit tests of profiling, recording and the trace table, driven by
+ * synthetic TB sequences (no QEMU core needed).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/atomic.h"
+#include "qemu/thread.h"
+#include "accel/hybrid/hybrid.h"
+#include "accel/hybrid/record.h"
+
+/*
+ * A synthetic code cache: TB i sits at pc 0x1000 + 0x40 * i (physical
+ * address the same plus 0x100000). Each has a normal and a recording
+ * variant, as the execution loop would look them up.
+ */
+#define NTB 512
+typedef struct FakeTB {
+    bool invalid;
+} FakeTB;
+static FakeTB normal[NTB], recvar[NTB];
+
+static bool fake_valid(const void *tb)
+{
+    return !((const FakeTB *)tb)->invalid;
+}
+
+static HybridTBDesc desc(int i, bool rec, bool user)
+{
+    HybridTBDesc d = {
+        .tb = rec ? &recvar[i] : &normal[i],
+        .pc = 0x1000 + 0x40 * i,
+        .phys0 = 0x100000 + 0x40 * i,
+        .phys1 = -1,
+        .flags = user ? 3 : 0,
+        .insns = 4,
+        .size = 0x40,
+        .user = user,
+        .recording_variant = rec,
+    };
+    return d;
+}
+
+static uint64_t aborts(HybridAbort why)
+{
+    return qatomic_read(&hybrid_abort_count[why]);
+}
+
+/* Like the glue: run TB @i on @v after @last (-1: none); return the step. */
+static HybridStep run(HybridVCPU *v, int last, int i, bool user)
+{
+    HybridTBDesc dl, dt;
+
+    dt = desc(i, v->recording, user);
+    if (last >= 0) {
+        dl = desc(last, false, user);
+    }
+    return hybrid_vcpu_step(v, last >= 0 && !v->recording ? &dl : NULL,
+                            &dt);
+}
+
+static void reset(void)
+{
+    hybrid_table_flush();
+    memset(normal, 0, sizeof(normal));
+    memset(recvar, 0, sizeof(recvar));
+    hybrid_params_set_defaults(&hybrid_params);
+    memset(&hybrid_stats, 0, sizeof(hybrid_stats));
+    memset(hybrid_abort_count, 0, sizeof(hybrid_abort_count));
+}
+
+typedef struct Found {
+    int n;
+    const HybridTrace *t[8];
+} Found;
+
+static void collect(const HybridTrace *t, void *opaque)
+{
+    Found *f = opaque;
+
+    if (f->n < 8 && qatomic_read(&t->state) != HYBRID_TRACE_INVALIDATED) {
+        f->t[f->n++] = t;
+    }
+}
+
+static Found live_traces(void)
+{
+    Found f = { 0 };
+
+    hybrid_table_foreach_hottest(8, collect, &f);
+    return f;
+}
+
+/* Drive a loop body (TBs first..last) until it is hot and recorded. */
+static void loop_until_formed(HybridVCPU *v, int first, int last, bool user,
+                              int max_iters)
+{
+    for (int it = 0; it < max_iters && !hybrid_table_size(); it++) {
+        for (int i = first; i <= last; i++) {
+            int prev = i == first ? last : i - 1;
+            HybridStep s = run(v, prev, i, user);
+
+            if (s == HYBRID_STEP_RECORD && !desc(i, false, user).recording_variant
+                && v->rec->len == 0) {
+                /* the loop looks the head up again, as a recording variant */
+                s = run(v, -1, i, user);
+            }
+        }
+    }
+}
+
+static void test_loop_trace(void)
+{
+    HybridVCPU v;
+    Found f;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    hybrid_params.hot = 10;
+    /* a 3-TB loop: 10 -> 11 -> 12 -> back to 10 */
+    for (int it = 0; it < 9; it++) {
+        g_assert_cmpint(run(&v, 12, 10, true), ==,
+                        it == 0 ? HYBRID_STEP_NO_CHAIN : HYBRID_STEP_NO_CHAIN);
+        g_assert_cmpint(run(&v, 10, 11, true), ==, HYBRID_STEP_RUN);
+        g_assert_cmpint(run(&v, 11, 12, true), ==, HYBRID_STEP_RUN);
+    }
+    /* the 10th execution of the head starts recording */
+    g_assert_cmpint(run(&v, 12, 10, true), ==, HYBRID_STEP_RECORD);
+    g_assert_true(v.recording);
+    g_assert_cmpint(run(&v, -1, 10, true), ==, HYBRID_STEP_RECORD);
+    g_assert_cmpint(run(&v, -1, 11, true), ==, HYBRID_STEP_RECORD);
+    g_assert_cmpint(run(&v, -1, 12, true), ==, HYBRID_STEP_RECORD);
+    g_assert_cmpint(run(&v, -1, 10, true), ==, HYBRID_STEP_RUN);
+    g_assert_false(v.recording);
+
+    f = live_traces();
+    g_assert_cmpint(f.n, ==, 1);
+    g_assert_cmpint(f.t[0]->ntbs, ==, 3);
+    g_assert_cmpint(f.t[0]->insns, ==, 12);
+    g_assert_cmpint(f.t[0]->end, ==, HYBRID_END_LOOP);
+    g_assert_true(f.t[0]->user);
+    g_assert_cmpint(f.t[0]->tbs[0].key.pc, ==, 0x1000 + 0x40 * 10);
+    g_assert_cmpint(f.t[0]->tbs[2].next_pc, ==, 0x1000 + 0x40 * 10);
+    g_assert_cmpint(f.t[0]->tbs[0].next_pc, ==, 0x1000 + 0x40 * 11);
+    g_assert_true(f.t[0]->head_tb == &normal[10]);
+    g_assert_cmpint(qatomic_read(&hybrid_stats.formed), ==, 1);
+
+    /* the head is traced: chaining is allowed again, no more counting */
+    g_assert_cmpint(run(&v, 12, 10, true), ==, HYBRID_STEP_RUN);
+    /* forward edges are never heads */
+    g_assert_cmpint(run(&v, 3, 20, true), ==, HYBRID_STEP_RUN);
+    hybrid_vcpu_destroy(&v);
+}
+
+static void test_max_tbs_and_trace_head(void)
+{
+    HybridVCPU v;
+    Found f;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    hybrid_params.hot = 2;
+    hybrid_params.trace_max_tbs = 4;
+    /* a long loop 100..109: the trace stops at 4 TBs */
+    loop_until_formed(&v, 100, 109, false, 10);
+    f = live_traces();
+    g_assert_cmpint(f.n, ==, 1);
+    g_assert_cmpint(f.t[0]->ntbs, ==, 4);
+    g_assert_cmpint(f.t[0]->end, ==, HYBRID_END_MAX_TBS);
+    g_assert_false(f.t[0]->user);
+
+    /* a second loop 200..203 that runs into the first trace's head */
+    g_assert_cmpint(run(&v, 203, 200, false), ==, HYBRID_STEP_NO_CHAIN);
+    g_assert_cmpint(run(&v, 203, 200, false), ==, HYBRID_STEP_RECORD);
+    run(&v, -1, 200, false);
+    run(&v, -1, 201, false);
+    g_assert_cmpint(run(&v, -1, 100, false), ==, HYBRID_STEP_RUN);
+    f = live_traces();
+    g_assert_cmpint(f.n, ==, 2);
+    g_assert_cmpint(hybrid_table_size(), ==, 2);
+    for (int i = 0; i < 2; i++) {
+        if (f.t[i]->tbs[0].key.pc == 0x1000 + 0x40 * 200) {
+            g_assert_cmpint(f.t[i]->end, ==, HYBRID_END_TRACE_HEAD);
+            g_assert_cmpint(f.t[i]->ntbs, ==, 2);
+        }
+    }
+    hybrid_vcpu_destroy(&v);
+}
+
+/* Start a recording at head 10 of loop 10..12; return after the head. */
+static void start_recording(HybridVCPU *v)
+{
+    while (run(v, 12, 10, true) != HYBRID_STEP_RECORD) {
+    }
+    g_assert_cmpint(run(v, -1, 10, true), ==, HYBRID_STEP_RECORD);
+}
+
+static void test_aborts_and_blacklist(void)
+{
+    HybridVCPU v;
+    HybridTBDesc d;
+    HybridHead *h;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    hybrid_params.hot = 3;
+    hybrid_params.blacklist = 3;
+
+    /* an interrupt while recording */
+    start_recording(&v);
+    hybrid_vcpu_event(&v);
+    g_assert_cmpint(run(&v, -1, 11, true), ==, HYBRID_STEP_RUN);
+    g_assert_false(v.recording);
+    g_assert_cmpint(aborts(HYBRID_ABORT_EVENT), ==, 1);
+    h = g_hash_table_lookup(v.heads, &normal[10]);
+    g_assert_nonnull(h);
+    g_assert_cmpint(h->aborts, ==, 1);
+    g_assert_cmpint(h->threshold, ==, 6);     /* back-off: hot << aborts */
+
+    /* a TB without a RAM page (MMIO execution) */
+    start_recording(&v);
+    d = desc(11, true, true);
+    d.phys0 = -1;
+    g_assert_cmpint(hybrid_vcpu_step(&v, NULL, &d), ==, HYBRID_STEP_RUN);
+    g_assert_cmpint(aborts(HYBRID_ABORT_NO_PAGE), ==, 1);
+    g_assert_cmpint(h->threshold, ==, 12);
+
+    /* the vCPU ran a normal TB: something overrode the recorder's cflags */
+    start_recording(&v);
+    d = desc(11, false, true);
+    g_assert_cmpint(hybrid_vcpu_step(&v, NULL, &d), ==, HYBRID_STEP_RUN);
+    g_assert_cmpint(aborts(HYBRID_ABORT_LOST), ==, 1);
+
+    /* third abort: blacklisted, never counted again, chaining allowed */
+    g_assert_cmpint(h->state, ==, HYBRID_HEAD_BLACKLISTED);
+    for (int i = 0; i < 100; i++) {
+        g_assert_cmpint(run(&v, 12, 10, true), ==, HYBRID_STEP_RUN);
+    }
+    g_assert_false(v.recording);
+    g_assert_cmpint(hybrid_table_size(), ==, 0);
+    g_assert_cmpint(qatomic_read(&hybrid_stats.aborted), ==, 3);
+
+    /* a special TB (single-step/icount) and a mode change at the head */
+    {
+        HybridVCPU w;
+
+        hybrid_vcpu_init(&w, fake_valid);
+        while (run(&w, 32, 30, true) != HYBRID_STEP_RECORD) {
+        }
+        run(&w, -1, 30, true);
+        d = desc(31, true, true);
+        d.special = true;
+        hybrid_vcpu_step(&w, NULL, &d);
+        g_assert_cmpint(aborts(HYBRID_ABORT_SPECIAL_TB), ==, 1);
+        while (run(&w, 32, 30, true) != HYBRID_STEP_RECORD) {
+        }
+        run(&w, -1, 30, true);
+        d = desc(31, true, false);      /* straight into kernel mode */
+        hybrid_vcpu_step(&w, NULL, &d);
+        g_assert_cmpint(aborts(HYBRID_ABORT_MODE_AT_HEAD), ==, 1);
+        hybrid_vcpu_destroy(&w);
+    }
+    hybrid_vcpu_destroy(&v);
+}
+
+static void test_mode_change_ends_trace(void)
+{
+    HybridVCPU v;
+    HybridTBDesc d;
+    Found f;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    hybrid_params.hot = 1;
+    start_recording(&v);
+    run(&v, -1, 11, true);
+    d = desc(50, true, false);          /* a syscall: kernel code next */
+    g_assert_cmpint(hybrid_vcpu_step(&v, NULL, &d), ==, HYBRID_STEP_RUN);
+    f = live_traces();
+    g_assert_cmpint(f.n, ==, 1);
+    g_assert_cmpint(f.t[0]->end, ==, HYBRID_END_MODE);
+    g_assert_cmpint(f.t[0]->ntbs, ==, 2);
+    g_assert_true(f.t[0]->user);
+    g_assert_cmpint(f.t[0]->tbs[1].next_pc, ==, 0x1000 + 0x40 * 50);
+    hybrid_vcpu_destroy(&v);
+}
+
+static void test_invalidation(void)
+{
+    HybridVCPU v;
+    Found f;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    hybrid_params.hot = 2;
+
+    /* a member invalidated while recording: the trace is not formed */
+    start_recording(&v);
+    run(&v, -1, 11, true);
+    recvar[11].invalid = true;
+    run(&v, -1, 12, true);
+    g_assert_cmpint(run(&v, -1, 10, true), ==, HYBRID_STEP_RUN);
+    g_assert_cmpint(hybrid_table_size(), ==, 0);
+    g_assert_cmpint(aborts(HYBRID_ABORT_INVALIDATED), ==, 1);
+
+    /* formed, then a member is invalidated: dropped at once */
+    recvar[11].invalid = false;
+    loop_until_formed(&v, 10, 12, true, 100);
+    g_assert_cmpint(hybrid_table_size(), ==, 1);
+    f = live_traces();
+    g_assert_cmpint(f.n, ==, 1);
+    {
+        HybridTBDesc head = desc(10, true, true);
+
+        g_assert_true(hybrid_table_has_head(&head));
+        hybrid_table_tb_invalidated(&recvar[12]);
+        g_assert_false(hybrid_table_has_head(&head));
+    }
+    g_assert_cmpint(hybrid_table_size(), ==, 0);
+    g_assert_cmpint(qatomic_read(&hybrid_stats.invalidated), ==, 1);
+    /* invalidating an unrelated TB is harmless */
+    hybrid_table_tb_invalidated(&recvar[300]);
+    hybrid_vcpu_destroy(&v);
+}
+
+static void test_flush(void)
+{
+    HybridVCPU v;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    hybrid_params.hot = 2;
+    loop_until_formed(&v, 10, 12, true, 100);
+    g_assert_cmpint(hybrid_table_size(), ==, 1);
+    /* a recording in flight on another head */
+    while (run(&v, 42, 40, true) != HYBRID_STEP_RECORD) {
+    }
+    g_assert_true(v.recording);
+    hybrid_table_flush();
+    hybrid_vcpu_flush(&v);
+    g_assert_false(v.recording);
+    g_assert_cmpint(hybrid_table_size(), ==, 0);
+    g_assert_cmpint(g_hash_table_size(v.heads), ==, 0);
+    g_assert_cmpint(aborts(HYBRID_ABORT_FLUSH), ==, 1);
+    /* the same code becomes hot again and is traced again */
+    loop_until_formed(&v, 10, 12, true, 100);
+    g_assert_cmpint(hybrid_table_size(), ==, 1);
+    hybrid_vcpu_destroy(&v);
+}
+
+/* Several vCPUs, each on its own thread, forming traces at once. */
+#define NTHREADS 4
+static void *vcpu_thread(void *arg)
+{
+    int id = GPOINTER_TO_INT(arg);
+    HybridVCPU v;
+
+    hybrid_vcpu_init(&v, fake_valid);
+    for (int round = 0; round < 20; round++) {
+        /* 8 private loops, and one loop shared by every thread */
+        int base = 10 + 40 * (id * 2 + (round & 1));
+        for (int k = 0; k < 8 && base + 4 * k + 2 < NTB; k++) {
+            for (int it = 0; it < 20; it++) {
+                for (int i = 0; i < 3; i++) {
+                    int tb = base + 4 * k + i;
+                    int prev = i == 0 ? tb + 2 : tb - 1;
+                    if (run(&v, prev, tb, false) == HYBRID_STEP_RECORD &&
+                        v.rec->len == 0) {
+                        run(&v, -1, tb, false);
+                    }
+                }
+            }
+        }
+        for (int it = 0; it < 20; it++) {
+            for (int i = 0; i < 3; i++) {
+                int tb = 480 + i;
+                int prev = i == 0 ? 482 : tb - 1;
+                if (run(&v, prev, tb, false) == HYBRID_STEP_RECORD &&
+                    v.rec->len == 0) {
+                    run(&v, -1, tb, false);
+                }
+            }
+        }
+        if (id == 0 && round % 5 == 4) {
+            /* another vCPU's code write invalidates a member TB */
+            hybrid_table_tb_invalidated(&recvar[481]);
+        }
+    }
+    hybrid_vcpu_destroy(&v);
+    return NULL;
+}
+
+static void test_concurrent_vcpus(void)
+{
+    QemuThread th[NTHREADS];
+    HybridTBDesc shared = desc(480, true, false);
+
+    reset();
+    hybrid_params.hot = 5;
+    for (int i = 0; i < NTHREADS; i++) {
+        qemu_thread_create(&th[i], "vcpu", vcpu_thread, GINT_TO_POINTER(i),
+                           QEMU_THREAD_JOINABLE);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        qemu_thread_join(&th[i]);
+    }
+    /* every formed trace is live or was invalidated; no double heads */
+    g_assert_cmpint(qatomic_read(&hybrid_stats.formed), ==,
+                    hybrid_table_size() +
+                    qatomic_read(&hybrid_stats.invalidated));
+    g_assert_cmpint(hybrid_table_size(), >=, NTHREADS * 8);
+    (void)shared;
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    hybrid_table_init();
+    g_test_add_func("/hybrid/record/loop-trace", test_loop_trace);
+    g_test_add_func("/hybrid/record/max-tbs-and-trace-head",
+                    test_max_tbs_and_trace_head);
+    g_test_add_func("/hybrid/record/aborts-and-blacklist",
+                    test_aborts_and_blacklist);
+    g_test_add_func("/hybrid/record/mode-change", test_mode_change_ends_trace);
+    g_test_add_func("/hybrid/record/invalidation", test_invalidation);
+    g_test_add_func("/hybrid/record/flush", test_flush);
+    g_test_add_func("/hybrid/record/concurrent-vcpus", test_concurrent_vcpus);
+    return g_test_run();
+}
