@@ -16,6 +16,10 @@
  *                           one memory mapped twice, RX and RW (QEMU's
  *                           split-wx); false if the system cannot
  *   void ht_unmap_split(void *rx, void *rw, size_t len)
+ *   void ht_alias_written(void *rx, size_t len)
+ *                           called after code was changed through the RW
+ *                           alias only; nothing to do on hardware (see
+ *                           la64/test-la64.c for qemu-user)
  *
  * and memcpy/memcmp/memset (the cases use the builtins, which may call
  * them). HT_CHECK returns from the case after the first failure.
@@ -360,6 +364,7 @@ static void ht_patch_roundtrip(char *site, char *target, uintptr_t want,
     HT_CHECK(ht_call(target) == want);
     HT_CHECK(tcg_host_patch_jump(site, site, target, &save));
     HT_CHECK(save.form == form);
+    HT_CHECK(!save.reserved);
     HT_CHECK(save.len > 0 && save.len <= len);
     HT_CHECK(__builtin_memcmp(save.orig, hyb_tmpl_ret1, save.len) == 0);
     HT_CHECK(__builtin_memcmp(site, hyb_tmpl_ret1, save.len) != 0);
@@ -422,11 +427,15 @@ out:
     }
 }
 
-/* Beyond the far form's reach the patch is refused and nothing changes. */
+/*
+ * Beyond the raw far form's reach the patch is refused and nothing
+ * changes; a reserved site reaches the same target through its slot.
+ */
 static void case_patch_unreachable(void)
 {
     TcgHostPatchSave save = { .form = TCG_HOST_PATCH_NONE };
     char *site, *far;
+    size_t n;
 
     if (tcg_host_info.far_reach == SIZE_MAX) {
         HT_SKIP("the far form reaches every address on this host");
@@ -436,15 +445,26 @@ static void case_patch_unreachable(void)
     far = ht_map_near(ht_region(), tcg_host_info.far_reach + HT_GiB);
     if (!site || !far) {
         HT_SKIP("no memory beyond the far form's reach");
-    } else {
-        ht_put(site, site, hyb_tmpl_ret1, hyb_tmpl_ret1_end);
-        ht_put(far, far, hyb_tmpl_ret2, hyb_tmpl_ret2_end);
-        HT_CHECK(!tcg_host_patch_jump(site, site, far, &save));
-        HT_CHECK(save.form == TCG_HOST_PATCH_NONE);
-        HT_CHECK(__builtin_memcmp(site, hyb_tmpl_ret1,
-                                  tcg_host_info.patch_site_size) == 0);
-        HT_CHECK(ht_call(site) == 1);
+        goto out;
     }
+    ht_put(site, site, hyb_tmpl_ret1, hyb_tmpl_ret1_end);
+    ht_put(far, far, hyb_tmpl_ret2, hyb_tmpl_ret2_end);
+    HT_CHECK(!tcg_host_patch_jump(site, site, far, &save));
+    HT_CHECK(save.form == TCG_HOST_PATCH_NONE);
+    HT_CHECK(__builtin_memcmp(site, hyb_tmpl_ret1,
+                              tcg_host_info.patch_site_size) == 0);
+    HT_CHECK(ht_call(site) == 1);
+
+    n = tcg_host_emit_patch_site(site, site);
+    ht_put(site + n, site + n, hyb_tmpl_ret1, hyb_tmpl_ret1_end);
+    tcg_host_flush_icache(site, n);
+    HT_CHECK(ht_call(site) == 1);
+    HT_CHECK(tcg_host_patch_jump(site, site, far, &save));
+    HT_CHECK(save.form == TCG_HOST_PATCH_FAR && save.reserved);
+    HT_CHECK(ht_call(site) == 2);
+    HT_CHECK(tcg_host_patch_restore(site, site, &save));
+    HT_CHECK(ht_call(site) == 1);
+out:
     if (site) {
         ht_unmap(site, HT_MAP_SIZE);
     }
@@ -476,15 +496,34 @@ static void case_patch_misaligned(void)
 }
 
 /*
+ * Patch and restore a reserved site at @buf (followed by hyb_tmpl_ret1)
+ * to @target, returning @want. Only the bytes the patch replaced (its
+ * first instruction) change back; a far patch leaves its slot.
+ */
+static void ht_site_roundtrip(char *buf, const uint8_t *site0, char *target,
+                              uintptr_t want, TcgHostPatchForm form)
+{
+    TcgHostPatchSave save = { .form = TCG_HOST_PATCH_NONE };
+
+    HT_CHECK(tcg_host_patch_jump(buf, buf, target, &save));
+    HT_CHECK(save.form == form);
+    HT_CHECK(save.reserved);
+    HT_CHECK(ht_call(buf) == want);
+    HT_CHECK(tcg_host_patch_restore(buf, buf, &save));
+    HT_CHECK(__builtin_memcmp(buf, site0, save.len) == 0);
+    HT_CHECK(ht_call(buf) == 1);
+    HT_CHECK(!tcg_host_patch_restore(buf, buf, &save));
+}
+
+/*
  * The reserved site: falls through to the code after it unpatched, and
- * takes either form of patch.
+ * takes either form, again and again, in any order.
  */
 static void case_patch_site(void)
 {
     int64_t dist = ht_far_dist();
     char *buf = ht_map_near(ht_region(), 0);
     char *far = ht_map_near(ht_region(), dist);
-    TcgHostPatchSave save = { .form = TCG_HOST_PATCH_NONE };
     uint8_t site0[TCG_HOST_PATCH_SITE_MAX];
     size_t n;
 
@@ -494,26 +533,19 @@ static void case_patch_site(void)
     }
     n = tcg_host_emit_patch_site(buf, buf);
     HT_CHECK(n >= tcg_host_info.patch_site_size &&
-             n <= TCG_HOST_PATCH_SITE_MAX);
+             n <= TCG_HOST_PATCH_SITE_MAX &&
+             n % tcg_host_info.patch_site_align == 0);
     __builtin_memcpy(site0, buf, n);
     ht_put(buf + n, buf + n, hyb_tmpl_ret1, hyb_tmpl_ret1_end);
     ht_put(buf + 4096, buf + 4096, hyb_tmpl_ret2, hyb_tmpl_ret2_end);
     ht_put(far, far, hyb_tmpl_ret3, hyb_tmpl_ret3_end);
     HT_CHECK(ht_call(buf) == 1);
-
-    HT_CHECK(tcg_host_patch_jump(buf, buf, buf + 4096, &save));
-    HT_CHECK(save.form == TCG_HOST_PATCH_NEAR);
-    HT_CHECK(ht_call(buf) == 2);
-    HT_CHECK(tcg_host_patch_restore(buf, buf, &save));
-    HT_CHECK(__builtin_memcmp(buf, site0, n) == 0);
-    HT_CHECK(ht_call(buf) == 1);
-
-    HT_CHECK(tcg_host_patch_jump(buf, buf, far, &save));
-    HT_CHECK(save.form == TCG_HOST_PATCH_FAR);
-    HT_CHECK(ht_call(buf) == 3);
-    HT_CHECK(tcg_host_patch_restore(buf, buf, &save));
-    HT_CHECK(__builtin_memcmp(buf, site0, n) == 0);
-    HT_CHECK(ht_call(buf) == 1);
+    for (int i = 0; i < 2; i++) {
+        ht_site_roundtrip(buf, site0, buf + 4096, 2, TCG_HOST_PATCH_NEAR);
+        ht_site_roundtrip(buf, site0, far, 3, TCG_HOST_PATCH_FAR);
+    }
+    /* unpatched again: all but the far form's data slot as emitted */
+    ht_site_roundtrip(buf, site0, buf + 4096, 2, TCG_HOST_PATCH_NEAR);
 out:
     if (buf) {
         ht_unmap(buf, HT_MAP_SIZE);
@@ -542,11 +574,14 @@ static void case_split_wx(void)
     HT_CHECK(x != w);
     ht_put(x, w, hyb_tmpl_ret1, hyb_tmpl_ret1_end);
     ht_put(x + 4096, w + 4096, hyb_tmpl_ret2, hyb_tmpl_ret2_end);
+    ht_alias_written(x, HT_MAP_SIZE);
     HT_CHECK(ht_call(x) == 1);
     HT_CHECK(tcg_host_patch_jump(x, w, x + 4096, &save));
     HT_CHECK(save.form == TCG_HOST_PATCH_NEAR);
+    ht_alias_written(x, HT_MAP_SIZE);
     HT_CHECK(ht_call(x) == 2);
     HT_CHECK(tcg_host_patch_restore(x, w, &save));
+    ht_alias_written(x, HT_MAP_SIZE);
     HT_CHECK(ht_call(x) == 1);
     HT_CHECK(__builtin_memcmp(x, hyb_tmpl_ret1,
                               tcg_host_info.patch_site_size) == 0);
