@@ -34,7 +34,7 @@ CONFIGURE_ARGS := --python=/usr/bin/python3 --target-list=x86_64-softmmu \
 	--enable-sdl --enable-slirp --enable-fdt=system \
 	--firmwarepath=$(subst $(space),:,$(FIRMWARE_DIRS))
 
-.PHONY: all setup source build guest run check check-unit check-guest bench clean
+.PHONY: all setup source build guest run check check-loongarch64 bench clean
 
 all: build
 
@@ -50,7 +50,8 @@ $(QEMU_BLD)/build.ninja: | source
 
 build: source $(QEMU_BLD)/build.ninja
 	ninja -C $(QEMU_BLD) -j $(JOBS) qemu-system-x86_64 \
-		hybrid/tests/test-hybrid-params hybrid/tests/test-hybrid-record
+		hybrid/tests/test-hybrid-params hybrid/tests/test-hybrid-record \
+		hybrid/tcg-host/test-tcg-host
 	ln -sfn qemu-build/qemu-system-x86_64 $(QEMU)
 	@# run from the build tree, QEMU looks for firmware under qemu-bundle/:
 	@# point the configured firmware path there at Debian's packages
@@ -71,6 +72,11 @@ run: build guest
 
 check: build guest
 	cd $(QEMU_BLD) && meson test --no-rebuild --suite hybrid --print-errorlogs
+
+# the loongarch64 host layer, cross-built and run under qemu-loongarch64
+# (also part of `make check`)
+check-loongarch64: setup
+	$(TOP)/scripts/check-loongarch64.sh $(BUILD)/la64
 
 bench: build guest
 	$(TOP)/tests/bench/bench.py

@@ -7,7 +7,8 @@
  * reloads them and returns $a0 to cpu_tb_exec; tcg_code_gen_epilogue is
  * "or $a0,$zero,$zero" right before it. QEMU patches goto_tb by storing
  * one aligned instruction and calling flush_idcache_range(), which on
- * this host is __builtin___clear_cache(), i.e. an ibar.
+ * this host takes util/cacheflush.c's generic __builtin___clear_cache()
+ * path.
  *
  * Instructions are 4 bytes, little-endian, 4-aligned. Encodings (LoongArch
  * Reference Manual vol. 1, checked against llvm-mc-19):
@@ -318,9 +319,9 @@ void tcg_host_flush_icache(void *start, size_t len)
     /*
      * dbar 0: our stores are complete; ibar 0: this core's fetch sees them.
      * Other cores' I-caches are coherent in hardware (Linux defines
-     * flush_icache_range as the local ibar), and __builtin___clear_cache
-     * would emit a call to libgcc's __clear_cache, which a freestanding
-     * build lacks, for the same two instructions.
+     * flush_icache_range as the local ibar). Written out rather than
+     * __builtin___clear_cache(), which clang lowers to a call to the
+     * runtime's __clear_cache, absent from the freestanding proof.
      */
     asm volatile("dbar 0\n\tibar 0" ::: "memory");
 }

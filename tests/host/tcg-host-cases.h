@@ -66,7 +66,8 @@ typedef struct HtEnv {
  * hyb_test_tb_exec(env, tb): a stand-in for TCG's prologue: saves the
  *   callee-saved registers, builds a 16-byte aligned frame, env in AREG0,
  *   the TB epilogue address in %rbx/$s1 for hyb_tmpl_tb1, records the
- *   stack pointer, jumps to @tb.
+ *   stack pointer, poisons the argument registers (TCG's prologue leaves
+ *   env only in AREG0), jumps to @tb.
  * hyb_test_code_gen_epilogue: "return register = 0", exactly as QEMU's
  *   backend emits it, falling into
  * hyb_test_tb_ret: TCG's tb_ret_addr stand-in: flags a stack pointer or
@@ -134,7 +135,10 @@ __asm__(
     "    movq %rdi, hyb_test_env(%rip)\n"
     "    leaq hyb_test_tb_ret(%rip), %rbx\n"
     "    movq %rsp, hyb_test_tb_sp(%rip)\n"
-    "    jmp *%rsi\n"
+    "    movq %rsi, %rax\n"
+    "    movq $-1, %rdi\n"                 /* TBs get env in AREG0 only */
+    "    movq $-1, %rsi\n"
+    "    jmp *%rax\n"
     "hyb_test_code_gen_epilogue:\n"
     "    .byte 0x33, 0xc0\n"                /* xor %eax,%eax as TCG emits */
     "hyb_test_tb_ret:\n"
@@ -206,7 +210,10 @@ __asm__(
     "    addi.d $s1, $s1, %pc_lo12(hyb_test_tb_ret)\n"
     "    pcalau12i $t0, %pc_hi20(hyb_test_tb_sp)\n"
     "    st.d $sp, $t0, %pc_lo12(hyb_test_tb_sp)\n"
-    "    jirl $zero, $a1, 0\n"
+    "    or $t1, $a1, $zero\n"
+    "    addi.d $a0, $zero, -1\n"          /* TBs get env in AREG0 only */
+    "    addi.d $a1, $zero, -1\n"
+    "    jirl $zero, $t1, 0\n"
     "hyb_test_code_gen_epilogue:\n"
     "    or $a0, $zero, $zero\n"            /* as TCG emits */
     "hyb_test_tb_ret:\n"
@@ -250,7 +257,8 @@ uintptr_t hyb_test_trace_c(void *env)
 {
     hyb_test_trace_env = env;
     hyb_test_trace_calls++;
-    return ((HtEnv *)env)->value;
+    /* a wrong env is reported by the caller, not by a crash here */
+    return env == hyb_test_env ? ((HtEnv *)env)->value : 0;
 }
 
 typedef uintptr_t HtFn(void);
