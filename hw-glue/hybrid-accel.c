@@ -26,8 +26,12 @@
 #include "exec/exec-all.h"
 #include "exec/translation-block.h"
 #include "cpu.h"
-#include "accel/hybrid/hybrid.h"
+#include "tcg/tcg.h"
+#include "exec/memopidx.h"
+#include "tcg/tcg-ldst.h"
+#include "hybrid-glue.h"
 #include "accel/hybrid/record.h"
+#include "accel/hybrid/pool.h"
 
 #define TYPE_HYBRID_ACCEL ACCEL_CLASS_NAME("hybrid")
 
@@ -38,7 +42,10 @@ static HybridVCPU *hybrid_vcpus;
 
 static inline HybridVCPU *vcpu_state(CPUState *cpu)
 {
-    return &hybrid_vcpus[cpu->cpu_index];
+    HybridVCPU *v = &hybrid_vcpus[cpu->cpu_index];
+
+    v->opaque = cpu;
+    return v;
 }
 
 /* The tier's view of a TB; @pc is its virtual pc if known. */
@@ -67,10 +74,133 @@ static bool hybrid_tb_valid(const void *tb)
     return !(tb_cflags(tb) & CF_INVALID);
 }
 
+/* Is the second tier compiling (the JIT started)? */
+static bool hybrid_tier_on;
+
+/* x86: the eip value for guest linear pc @pc in TB @tb */
+static uint64_t x86_state_pc(const HybridSnapTB *tb, uint64_t pc)
+{
+    return (tb->flags & HF_CS64_MASK) ? pc : (uint32_t)(pc - tb->cs_base);
+}
+
+/*
+ * Called by trace code at an edge TCG would take through goto_ptr: may
+ * the trace go on into its TB with key (@pc, @cs_base, @flags, @phys*)?
+ * Same checks as TCG's TB lookup: CPU state gives the same pc and flags,
+ * and the MMU still maps the code to the same guest RAM.
+ */
+static bool x86_edge_ok(void *envp, uint64_t pc, uint64_t cs_base,
+                        uint32_t flags, int64_t phys0, int64_t phys1)
+{
+    CPUArchState *env = envp;
+    vaddr cur_pc;
+    uint64_t cur_cs_base;
+    uint32_t cur_flags;
+
+    cpu_get_tb_cpu_state(env, &cur_pc, &cur_cs_base, &cur_flags);
+    if (cur_pc != pc || cur_cs_base != cs_base || cur_flags != flags) {
+        return false;
+    }
+    if (get_page_addr_code(env, pc) != phys0) {
+        return false;
+    }
+    return phys1 == -1 ||
+           get_page_addr_code(env, (pc & TARGET_PAGE_MASK) + TARGET_PAGE_SIZE)
+           == (phys1 & TARGET_PAGE_MASK);
+}
+
+const HybridTargetDesc hybrid_target_desc = {
+    .pc_offset = offsetof(CPUX86State, eip),
+    .pc_size = sizeof(target_ulong),
+    .insn_state_offset = offsetof(CPUX86State, cc_op),
+    .insn_state_dynamic = CC_OP_DYNAMIC,
+    .can_do_io_offset = (ptrdiff_t)offsetof(ArchCPU, parent_obj.neg.can_do_io) -
+                        (ptrdiff_t)offsetof(ArchCPU, env),
+    .page_mask = TARGET_PAGE_MASK,
+    .pcrel = true,
+    .state_pc = x86_state_pc,
+    .edge_ok = x86_edge_ok,
+    .ld_helper = { helper_ldub_mmu, helper_lduw_mmu, helper_ldul_mmu,
+                   helper_ldq_mmu },
+    .lds_helper = { helper_ldsb_mmu, helper_ldsw_mmu, helper_ldsl_mmu },
+    .st_helper = { helper_stb_mmu, helper_stw_mmu, helper_stl_mmu,
+                   helper_stq_mmu },
+};
+
 static void hybrid_tb_translated(CPUState *cpu, TranslationBlock *tb,
                                  vaddr pc)
 {
     qatomic_inc(&hybrid_stats.tbs_translated);
+    hybrid_snapshot_capture(cpu, tb, pc);
+}
+
+/*
+ * Per vCPU: a formed trace waiting for its snapshot until the vCPU is back
+ * in the trace's privilege level (a user trace that ended in a syscall is
+ * formed in kernel mode). Holds a reference. Owned by the vCPU thread.
+ */
+static HybridTrace **snapshot_pending;
+
+static bool cpu_is_user(CPUState *cpu)
+{
+    return (cpu_env(cpu)->hflags & HF_CPL_MASK) == 3;
+}
+
+static void snapshot_and_submit(CPUState *cpu, HybridTrace *t)
+{
+    HybridSnapshot *s;
+    HybridAbort why;
+
+    if (!(t->tbs[0].key.cflags & CF_PCREL)) {
+        s = NULL;
+        why = HYBRID_ABORT_SPECIAL_TB;
+    } else {
+        s = hybrid_snapshot_make(cpu, t, &why);
+    }
+    if (!s) {
+        hybrid_count_abort(why);
+        qatomic_inc(&hybrid_stats.aborted);
+        hybrid_table_install(t, NULL, NULL, 0, 0);
+        return;
+    }
+    hybrid_pool_submit(t, s);
+}
+
+/* A trace was formed on @opaque's thread: snapshot it, hand it over. */
+static void hybrid_trace_formed(void *opaque, HybridTrace *t)
+{
+    CPUState *cpu = opaque;
+    HybridTrace **slot = &snapshot_pending[cpu->cpu_index];
+
+    if (!hybrid_tier_on) {
+        return;
+    }
+    if (cpu_is_user(cpu) == t->user) {
+        snapshot_and_submit(cpu, t);
+        return;
+    }
+    if (*slot) {
+        /* one waits at a time: the older one stays with TCG */
+        hybrid_count_abort(HYBRID_ABORT_SNAPSHOT);
+        qatomic_inc(&hybrid_stats.aborted);
+        hybrid_table_install(*slot, NULL, NULL, 0, 0);
+        hybrid_trace_unref(*slot);
+    }
+    hybrid_trace_ref(t);
+    hybrid_table_set_state(t, HYBRID_TRACE_QUEUED);
+    *slot = t;
+}
+
+static void snapshot_pending_check(CPUState *cpu)
+{
+    HybridTrace **slot = &snapshot_pending[cpu->cpu_index];
+    HybridTrace *t = *slot;
+
+    if (t && cpu_is_user(cpu) == t->user) {
+        *slot = NULL;
+        snapshot_and_submit(cpu, t);
+        hybrid_trace_unref(t);
+    }
 }
 
 static void hybrid_tb_linked(CPUState *cpu, TranslationBlock *tb, vaddr pc)
@@ -103,6 +233,27 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
     HybridVCPU *v = vcpu_state(cpu);
     HybridTBDesc dt, dl;
 
+    if (unlikely(snapshot_pending[cpu->cpu_index])) {
+        snapshot_pending_check(cpu);
+    }
+    if (qatomic_read(&hybrid_installed_count) && !v->recording) {
+        HybridTrace *t = hybrid_table_installed(tb);
+
+        if (t) {
+            HybridTraceCodeFn fn = qatomic_load_acquire(&t->fn);
+            uint64_t exit;
+
+            /* the trace ends on its own: at an exit, or at a TB entry
+               that sees an exit request (interrupts, stop, kick) */
+            exit = fn(cpu_env(cpu));
+            cpu->neg.can_do_io = true;      /* as cpu_tb_exec() leaves it */
+            qatomic_inc(&t->entries);
+            if (exit < t->ntbs) {
+                qatomic_inc(&t->exits[exit]);
+            }
+            return HYBRID_EXEC_RELOOKUP;
+        }
+    }
     if (!last_tb && !v->recording) {
         return HYBRID_EXEC_CHAIN;
     }
@@ -174,8 +325,21 @@ static int hybrid_init_machine(MachineState *ms)
     }
     hybrid_table_init();
     hybrid_vcpus = g_new0(HybridVCPU, ms->smp.max_cpus);
+    snapshot_pending = g_new0(HybridTrace *, ms->smp.max_cpus);
     for (unsigned i = 0; i < ms->smp.max_cpus; i++) {
         hybrid_vcpu_init(&hybrid_vcpus[i], hybrid_tb_valid);
+        hybrid_vcpus[i].formed = hybrid_trace_formed;
+    }
+    {
+        Error *err = NULL;
+
+        /* without a JIT, traces are still formed and shown, not compiled */
+        if (hybrid_params.jit) {
+            hybrid_tier_on = hybrid_pool_start(hybrid_params.threads, &err);
+            if (!hybrid_tier_on) {
+                warn_report_err(err);
+            }
+        }
     }
     qatomic_set(&hybrid_in_use, true);
     qatomic_set(&hybrid_hooks, &hybrid_hook_table);

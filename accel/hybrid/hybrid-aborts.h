@@ -7,6 +7,8 @@
 #ifndef HYBRID_ABORTS_H
 #define HYBRID_ABORTS_H
 
+#include "qemu/atomic.h"
+
 /*      id            name              text */
 #define HYBRID_ABORTS(X)                                                    \
     X(EVENT,          "event",                                              \
@@ -24,7 +26,15 @@
     X(MODE_AT_HEAD,   "mode-at-head",                                       \
       "the first TB after the head changed privilege level")               \
     X(DUPLICATE,      "duplicate",                                          \
-      "another vCPU formed a trace at the same head first")
+      "another vCPU formed a trace at the same head first")                \
+    X(SNAPSHOT,       "snapshot",                                           \
+      "a TB's code changed or moved before its ops could be copied")       \
+    X(UNSUPPORTED_OP, "unsupported-op",                                     \
+      "the trace has a TCG op or helper the LLVM lowering does not handle")\
+    X(LLVM,           "llvm",                                               \
+      "LLVM failed to verify, optimise or compile the trace")              \
+    X(QUEUE_FULL,     "queue-full",                                         \
+      "the optimizer queue was full and this trace was the coldest")
 
 typedef enum HybridAbort {
 #define HYBRID_ABORT_ENUM(id, name, text) HYBRID_ABORT_##id,
@@ -42,5 +52,17 @@ extern const HybridAbortInfo hybrid_abort_info[HYBRID_ABORT__MAX];
 
 /* Per reason; qatomic_inc() by any thread, no lock. */
 extern uint64_t hybrid_abort_count[HYBRID_ABORT__MAX];
+
+/*
+ * UNSUPPORTED_OP split by TCG opcode (index: INDEX_op_*); qatomic_inc()
+ * by any thread. Sized for any TCG version's opcode count.
+ */
+#define HYBRID_MAX_OPCODES 512
+extern uint64_t hybrid_unsupported_op_count[HYBRID_MAX_OPCODES];
+
+static inline void hybrid_count_abort(HybridAbort why)
+{
+    qatomic_inc(&hybrid_abort_count[why]);
+}
 
 #endif /* HYBRID_ABORTS_H */

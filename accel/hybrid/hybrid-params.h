@@ -19,7 +19,11 @@
     X(trace_max_tbs,  "trace-max-tbs", 16,      1,   256,                    \
       "most translation blocks in one trace")                               \
     X(blacklist,      "blacklist",     4,       1,   64,                     \
-      "aborted recordings after which a trace head is never tried again")
+      "aborted recordings after which a trace head is never tried again")  \
+    X(jit,            "jit",           0,       0,   1,                      \
+      "1: compile traces with LLVM and run them (experimental, see README)") \
+    X(max_traces,     "max-traces",    0,       0,   1000000000,             \
+      "compile at most this many traces (0: no limit; for bisecting)")
 
 typedef struct HybridParams {
 #define HYBRID_PARAM_FIELD(field, name, def, min, max, help) int64_t field;

@@ -95,7 +95,11 @@ static void end_recording(HybridVCPU *v, HybridTraceEnd end)
     }
     qatomic_inc(&hybrid_stats.formed);
     v->rec_head->state = HYBRID_HEAD_TRACED;
+    v->rec_head->trace_id = t->id;
     stop_recording(v);
+    if (v->formed) {
+        v->formed(v->opaque, t);
+    }
 }
 
 static HybridStep record_step(HybridVCPU *v, const HybridTBDesc *tb)
@@ -189,6 +193,18 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
         h->threshold = hybrid_params.hot;
         g_hash_table_insert(v->heads, (gpointer)tb->tb, h);
     }
+    if (h->state == HYBRID_HEAD_TRACED) {
+        /*
+         * Its trace is compiling or installed: keep jumps into the head
+         * unchained, so that the execution loop can enter the trace. If it
+         * failed or went away, give the head back to TCG's chaining.
+         */
+        if (++h->waits % 64 == 0 && !hybrid_table_trace_pending(h->trace_id)) {
+            h->state = HYBRID_HEAD_DONE;
+            return HYBRID_STEP_RUN;
+        }
+        return HYBRID_STEP_NO_CHAIN;
+    }
     if (h->state != HYBRID_HEAD_COUNTING) {
         return HYBRID_STEP_RUN;
     }
@@ -197,7 +213,7 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
     }
     if (hybrid_table_has_head(tb)) {
         h->state = HYBRID_HEAD_TRACED;   /* another vCPU traced it */
-        return HYBRID_STEP_RUN;
+        return HYBRID_STEP_NO_CHAIN;
     }
     v->recording = true;
     v->event = false;

@@ -17,6 +17,7 @@ typedef enum HybridHeadState {
     HYBRID_HEAD_COUNTING,
     HYBRID_HEAD_TRACED,         /* a trace exists (or existed) here */
     HYBRID_HEAD_BLACKLISTED,    /* aborted too often: never recorded again */
+    HYBRID_HEAD_DONE,           /* its trace failed or went away: plain TCG */
 } HybridHeadState;
 
 typedef struct HybridHead {
@@ -24,6 +25,8 @@ typedef struct HybridHead {
     uint32_t threshold;         /* hot, doubled after each abort */
     uint8_t state;              /* HybridHeadState */
     uint8_t aborts;
+    uint32_t waits;             /* TRACED: dispatches without entering it */
+    uint64_t trace_id;          /* TRACED: the trace formed here, 0 unknown */
 } HybridHead;
 
 typedef struct HybridVCPU {
@@ -36,6 +39,9 @@ typedef struct HybridVCPU {
     GArray *rec;                /* HybridTraceTB recorded so far */
     /* is this TB still valid? (hw-glue: CF_INVALID not set) */
     bool (*tb_valid)(const void *tb);
+    /* a trace was formed on this vCPU (hw-glue: snapshot, compile) */
+    void (*formed)(void *opaque, HybridTrace *t);
+    void *opaque;
 } HybridVCPU;
 
 /* What the execution loop should do with the TB it is about to run. */

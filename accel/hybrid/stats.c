@@ -19,3 +19,4 @@ const HybridAbortInfo hybrid_abort_info[HYBRID_ABORT__MAX] = {
 };
 
 uint64_t hybrid_abort_count[HYBRID_ABORT__MAX];
+uint64_t hybrid_unsupported_op_count[HYBRID_MAX_OPCODES];

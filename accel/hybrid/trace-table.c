@@ -5,6 +5,9 @@
  *   by_member  TB identity -> GSList of traces containing it
  *              (invalidation of any member drops the trace at once)
  *   by_pc      guest pc of a member TB -> GSList of traces (sampling)
+ *   by_id      trace id -> trace
+ *   installed  head TB -> installed trace: a QHT, so that vCPUs look it up
+ *              without the lock (RCU); written under the lock
  *   live       every live trace, for the monitor
  *   recent     the last few invalidated traces, for the monitor
  *
@@ -13,6 +16,7 @@
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
 #include "qemu/xxhash.h"
+#include "qemu/qht.h"
 #include "hybrid.h"
 #include "trace.h"
 #include "hybrid-aborts.h"
@@ -40,6 +44,8 @@ static struct {
     GHashTable *by_head;    /* HybridTBDesc * (of tbs[0]) -> HybridTrace */
     GHashTable *by_member;  /* const void *tb -> GSList of HybridTrace */
     GHashTable *by_pc;      /* uint64_t *pc (in a trace) -> GSList */
+    GHashTable *by_id;      /* uint64_t *id -> HybridTrace */
+    struct qht installed;   /* HybridTrace, keyed by head_tb */
     GPtrArray *live;        /* HybridTrace, owned */
     GQueue recent;          /* invalidated HybridTrace, owned, newest first */
     uint64_t next_id;
@@ -64,12 +70,27 @@ static gboolean key_equal(gconstpointer a, gconstpointer b)
     return hybrid_tb_same_key(a, b);
 }
 
+void (*hybrid_code_release)(void *code);
+unsigned hybrid_installed_count;
+
+static bool installed_cmp(const void *obj, const void *userp)
+{
+    return ((const HybridTrace *)obj)->head_tb == userp;
+}
+
+static uint32_t head_hash(const void *head_tb)
+{
+    return qemu_xxhash2((uintptr_t)head_tb);
+}
+
 void hybrid_table_init(void)
 {
     qemu_mutex_init(&table.lock);
     table.by_head = g_hash_table_new(key_hash, key_equal);
     table.by_member = g_hash_table_new(g_direct_hash, g_direct_equal);
     table.by_pc = g_hash_table_new(g_int64_hash, g_int64_equal);
+    table.by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+    qht_init(&table.installed, installed_cmp, 256, QHT_MODE_AUTO_RESIZE);
     table.live = g_ptr_array_new();
     g_queue_init(&table.recent);
     table.next_id = 1;
@@ -109,9 +130,29 @@ HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
 void hybrid_trace_free(HybridTrace *t)
 {
     if (t) {
+        if (t->code && hybrid_code_release) {
+            hybrid_code_release(t->code);
+        }
         g_free(t->tbs);
         g_free(t->exits);
         g_free(t);
+    }
+}
+
+static void trace_free_rcu(HybridTrace *t)
+{
+    hybrid_trace_free(t);
+}
+
+void hybrid_trace_ref(HybridTrace *t)
+{
+    qatomic_inc(&t->refs);
+}
+
+void hybrid_trace_unref(HybridTrace *t)
+{
+    if (t && qatomic_fetch_dec(&t->refs) == 1) {
+        call_rcu(t, trace_free_rcu, rcu);
     }
 }
 
@@ -164,6 +205,11 @@ static void remove_locked(HybridTrace *t)
         multimap_del(table.by_pc, &t->tbs[i].key.pc, t);
     }
     g_ptr_array_remove_fast(table.live, t);
+    g_hash_table_remove(table.by_id, &t->id);
+    if (t->state == HYBRID_TRACE_INSTALLED) {
+        qht_remove(&table.installed, t, head_hash(t->head_tb));
+        qatomic_dec(&hybrid_installed_count);
+    }
 }
 
 bool hybrid_table_has_head(const HybridTBDesc *d)
@@ -208,31 +254,42 @@ int hybrid_table_insert(HybridTrace *t, bool (*tb_valid)(const void *tb))
         multimap_add(table.by_pc, &t->tbs[i].key.pc, t);
     }
     g_ptr_array_add(table.live, t);
+    g_hash_table_insert(table.by_id, &t->id, t);
 out:
     qemu_mutex_unlock(&table.lock);
     return why;
 }
 
+/* After remove_locked(): code still running stops at its next edge. */
 static void retire_locked(HybridTrace *t)
 {
+    qatomic_set(&t->valid, 0);
     qatomic_set(&t->state, HYBRID_TRACE_INVALIDATED);
     qatomic_inc(&hybrid_stats.invalidated);
     g_queue_push_head(&table.recent, t);
     while (g_queue_get_length(&table.recent) > HYBRID_RECENT_INVALIDATED) {
-        hybrid_trace_free(g_queue_pop_tail(&table.recent));
+        hybrid_trace_unref(g_queue_pop_tail(&table.recent));
     }
 }
 
 void hybrid_table_tb_invalidated(const void *tb)
 {
-    GSList *l;
+    GSList *list;
 
     qemu_mutex_lock(&table.lock);
-    while ((l = g_hash_table_lookup(table.by_member, tb))) {
-        HybridTrace *t = l->data;
+    /* take the whole list at once: each of its traces is dropped once */
+    list = g_hash_table_lookup(table.by_member, tb);
+    if (list) {
+        g_hash_table_steal(table.by_member, tb);
+        for (GSList *l = list; l; l = l->next) {
+            HybridTrace *t = l->data;
 
-        remove_locked(t);
-        retire_locked(t);
+            if (t->state != HYBRID_TRACE_INVALIDATED) {
+                remove_locked(t);
+                retire_locked(t);
+            }
+        }
+        g_slist_free(list);
     }
     qemu_mutex_unlock(&table.lock);
 }
@@ -316,4 +373,59 @@ unsigned hybrid_table_size(void)
     n = table.live->len;
     qemu_mutex_unlock(&table.lock);
     return n;
+}
+
+bool hybrid_table_trace_pending(uint64_t id)
+{
+    HybridTrace *t;
+    bool pending;
+
+    qemu_mutex_lock(&table.lock);
+    t = g_hash_table_lookup(table.by_id, &id);
+    pending = t && (t->state == HYBRID_TRACE_QUEUED ||
+                    t->state == HYBRID_TRACE_COMPILING ||
+                    t->state == HYBRID_TRACE_INSTALLED);
+    qemu_mutex_unlock(&table.lock);
+    return pending;
+}
+
+void hybrid_table_set_state(HybridTrace *t, HybridTraceState state)
+{
+    qemu_mutex_lock(&table.lock);
+    if (t->state != HYBRID_TRACE_INVALIDATED) {
+        qatomic_set(&t->state, state);
+    }
+    qemu_mutex_unlock(&table.lock);
+}
+
+bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
+                          uint64_t code_size, uint64_t compile_ns)
+{
+    bool ok;
+
+    qemu_mutex_lock(&table.lock);
+    t->compile_ns = compile_ns;
+    ok = code && t->state != HYBRID_TRACE_INVALIDATED;
+    if (ok) {
+        t->code = code;
+        t->code_size = code_size;
+        /* code and size are visible before the trace can be found */
+        qatomic_store_release(&t->fn, fn);
+        qatomic_set(&t->state, HYBRID_TRACE_INSTALLED);
+        qht_insert(&table.installed, t, head_hash(t->head_tb), NULL);
+        qatomic_inc(&hybrid_installed_count);
+        qatomic_inc(&hybrid_stats.installed);
+    } else if (t->state != HYBRID_TRACE_INVALIDATED) {
+        qatomic_set(&t->state, HYBRID_TRACE_FAILED);
+    }
+    qemu_mutex_unlock(&table.lock);
+    if (!ok && code && hybrid_code_release) {
+        hybrid_code_release(code);      /* never published: free now */
+    }
+    return ok;
+}
+
+HybridTrace *hybrid_table_installed(const void *head_tb)
+{
+    return qht_lookup(&table.installed, head_tb, head_hash(head_tb));
 }

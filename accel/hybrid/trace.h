@@ -15,6 +15,7 @@
 #define HYBRID_TRACE_H
 
 #include "qemu/thread.h"
+#include "qemu/rcu.h"
 
 /* What the tier knows of one TB: its key and what tracing needs. */
 typedef struct HybridTBDesc {
@@ -58,7 +59,17 @@ typedef struct HybridTraceTB {
     uint64_t next_pc;       /* pc executed after this TB when recorded */
 } HybridTraceTB;
 
+typedef uint64_t (*HybridTraceCodeFn)(void *env);
+
+/*
+ * Lifetime: reference counted (the table holds one reference while the
+ * trace is live or among the recently invalidated, a compile job holds
+ * one); the last reference frees it after an RCU grace period, because
+ * vCPUs run its code and update its counters inside RCU read sections.
+ */
 typedef struct HybridTrace {
+    struct rcu_head rcu;    /* first: call_rcu */
+    int refs;               /* qatomic */
     /* immutable once inserted */
     uint64_t id;
     const void *head_tb;    /* the TB normal execution enters at the head */
@@ -71,6 +82,16 @@ typedef struct HybridTrace {
     uint64_t hotness;       /* head executions counted before recording */
     /* written under hybrid_table's lock, read with qatomic_read */
     int state;              /* HybridTraceState */
+    /*
+     * Compiled code: set once, under the table lock, when installed.
+     * @valid is read by the code on every edge between TBs; cleared
+     * (before the code is unpublished) when the trace is invalidated.
+     */
+    uint8_t valid;
+    void *code;             /* llvm-backend's handle */
+    HybridTraceCodeFn fn;
+    uint64_t code_size;
+    uint64_t compile_ns;
     /* updated with qatomic_inc by any vCPU */
     uint64_t entries;
     uint64_t samples;       /* interrupts that found the vCPU at one of its TBs */
@@ -81,7 +102,11 @@ typedef struct HybridTrace {
 HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
                               const void *head_tb, HybridTraceEnd end,
                               uint64_t hotness);
-void hybrid_trace_free(HybridTrace *t);
+void hybrid_trace_free(HybridTrace *t);  /* one never inserted */
+void hybrid_trace_ref(HybridTrace *t);
+void hybrid_trace_unref(HybridTrace *t);
+/* Frees a trace's code (llvm-backend); NULL in tests without code. */
+extern void (*hybrid_code_release)(void *code);
 bool hybrid_tb_same_key(const HybridTBDesc *a, const HybridTBDesc *b);
 
 /*
@@ -115,5 +140,24 @@ void hybrid_table_foreach_hottest(unsigned max,
                                   void (*fn)(const HybridTrace *t, void *opaque),
                                   void *opaque);
 unsigned hybrid_table_size(void);
+
+/* Is trace @id live and on its way to (or in) compiled code: queued,
+   compiling or installed? */
+bool hybrid_table_trace_pending(uint64_t id);
+/* Move a live trace to @state (QUEUED, COMPILING, FAILED). */
+void hybrid_table_set_state(HybridTrace *t, HybridTraceState state);
+/*
+ * A compile of @t finished with @code (NULL: failed). Installs it if the
+ * trace is still live, else releases the code. Returns true if installed.
+ */
+bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
+                          uint64_t code_size, uint64_t compile_ns);
+/*
+ * The installed trace whose head is @head_tb, or NULL. Lock-free; the
+ * caller must be in an RCU read section (vCPUs in cpu_exec are).
+ */
+HybridTrace *hybrid_table_installed(const void *head_tb);
+/* Number of installed traces (a cheap test before hybrid_table_installed). */
+extern unsigned hybrid_installed_count;
 
 #endif /* HYBRID_TRACE_H */

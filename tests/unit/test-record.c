@@ -146,7 +146,15 @@ static void test_loop_trace(void)
     g_assert_true(f.t[0]->head_tb == &normal[10]);
     g_assert_cmpint(qatomic_read(&hybrid_stats.formed), ==, 1);
 
-    /* the head is traced: chaining is allowed again, no more counting */
+    /* traced: jumps into the head stay unchained while the trace is
+       on its way to compiled code, so the execution loop can enter it */
+    hybrid_table_set_state((HybridTrace *)f.t[0], HYBRID_TRACE_QUEUED);
+    g_assert_cmpint(run(&v, 12, 10, true), ==, HYBRID_STEP_NO_CHAIN);
+    /* its compile failed: the head soon goes back to plain TCG */
+    hybrid_table_set_state((HybridTrace *)f.t[0], HYBRID_TRACE_FAILED);
+    for (int i = 0; i < 64 && run(&v, 12, 10, true) == HYBRID_STEP_NO_CHAIN;
+         i++) {
+    }
     g_assert_cmpint(run(&v, 12, 10, true), ==, HYBRID_STEP_RUN);
     /* forward edges are never heads */
     g_assert_cmpint(run(&v, 3, 20, true), ==, HYBRID_STEP_RUN);

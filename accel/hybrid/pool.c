@@ -1,0 +1,212 @@
+/*
+ * hybrid: the optimizer pool shared by all vCPUs.
+ *
+ *   vCPU: trace formed ─► snapshot ─► hybrid_pool_submit() ─► queue
+ *   optimizer thread:  queue (hottest first) ─► llvm-backend compile
+ *                      ─► hybrid_table_install()
+ *
+ * A vCPU never waits for a compile: submit only queues (and, when the
+ * queue is full, drops the coldest job). With threads=0 the vCPU compiles
+ * the trace itself, synchronously (for debugging and tests).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/atomic.h"
+#include "qemu/thread.h"
+#include "qemu/timer.h"
+#include "hybrid.h"
+#include "trace.h"
+#include "pool.h"
+#include "llvm-backend/llvm-backend.h"
+
+#define HYBRID_QUEUE_MAX 256
+
+typedef struct Job {
+    HybridTrace *trace;         /* holds a reference */
+    HybridSnapshot *snap;
+    uint64_t hotness;
+} Job;
+
+/* Lock rule: pool.lock guards queue and stop. */
+static struct {
+    QemuMutex lock;
+    QemuCond cond;
+    GQueue queue;               /* Job, hottest first */
+    bool stop;
+    unsigned nthreads;
+    QemuThread *threads;
+} pool;
+
+uint64_t hybrid_compile_ns_total;
+uint64_t hybrid_compile_ns_vcpu;
+
+static void code_release(void *code)
+{
+    hybrid_code_free(code);
+}
+
+static void job_free(Job *j)
+{
+    hybrid_snapshot_free(j->snap);
+    hybrid_trace_unref(j->trace);
+    g_free(j);
+}
+
+/* HYBRID_DUMP_IR=file: append each trace's IR, before and after opt. */
+static void dump_ir(Job *j)
+{
+    static QemuMutex lock;
+    static gsize once;
+    const char *path = getenv("HYBRID_DUMP_IR");
+    HybridCompileError err;
+    FILE *f;
+
+    if (!path) {
+        return;
+    }
+    if (g_once_init_enter(&once)) {
+        qemu_mutex_init(&lock);
+        g_once_init_leave(&once, 1);
+    }
+    qemu_mutex_lock(&lock);
+    f = fopen(path, "a");
+    if (f) {
+        for (int opt = 0; opt < 2; opt++) {
+            g_autofree char *ir = hybrid_lower_to_string(j->snap,
+                                                         &j->trace->valid,
+                                                         opt, &err);
+            fprintf(f, ";; trace %" PRIu64 " pc 0x%" PRIx64 " %s\n%s\n",
+                    j->trace->id, j->trace->tbs[0].key.pc,
+                    opt ? "optimised" : "lowered", ir ? ir : err.detail);
+        }
+        fclose(f);
+    }
+    qemu_mutex_unlock(&lock);
+}
+
+static void compile(Job *j, bool on_vcpu)
+{
+    HybridCompileError err;
+    int64_t t0 = get_clock();
+    HybridCode *code;
+    uint64_t ns;
+
+    hybrid_table_set_state(j->trace, HYBRID_TRACE_COMPILING);
+    dump_ir(j);
+    code = hybrid_jit_compile(j->snap, &j->trace->valid, &err);
+    ns = get_clock() - t0;
+    qatomic_add(&hybrid_compile_ns_total, ns);
+    if (on_vcpu) {
+        qatomic_add(&hybrid_compile_ns_vcpu, ns);
+    }
+    if (!code) {
+        hybrid_count_abort(err.reason);
+        qatomic_inc(&hybrid_stats.aborted);
+        if (err.opc >= 0 && err.opc < HYBRID_MAX_OPCODES) {
+            qatomic_inc(&hybrid_unsupported_op_count[err.opc]);
+        }
+        hybrid_table_install(j->trace, NULL, NULL, 0, ns);
+        return;
+    }
+    qatomic_inc(&hybrid_stats.compiled);
+    hybrid_table_install(j->trace, code,
+                         (HybridTraceCodeFn)hybrid_code_fn(code),
+                         hybrid_code_size(code), ns);
+}
+
+static void *worker(void *arg)
+{
+    for (;;) {
+        Job *j;
+
+        qemu_mutex_lock(&pool.lock);
+        while (!pool.stop && g_queue_is_empty(&pool.queue)) {
+            qemu_cond_wait(&pool.cond, &pool.lock);
+        }
+        if (pool.stop) {
+            qemu_mutex_unlock(&pool.lock);
+            return NULL;
+        }
+        j = g_queue_pop_head(&pool.queue);
+        qemu_mutex_unlock(&pool.lock);
+        compile(j, false);
+        job_free(j);
+    }
+}
+
+static gint hotter(gconstpointer a, gconstpointer b, gpointer unused)
+{
+    const Job *x = a, *y = b;
+
+    return x->hotness > y->hotness ? -1 : x->hotness < y->hotness;
+}
+
+bool hybrid_pool_start(unsigned nthreads, Error **errp)
+{
+    if (!hybrid_jit_init(errp)) {
+        return false;
+    }
+    hybrid_code_release = code_release;
+    qemu_mutex_init(&pool.lock);
+    qemu_cond_init(&pool.cond);
+    g_queue_init(&pool.queue);
+    pool.nthreads = nthreads;
+    pool.threads = g_new0(QemuThread, nthreads);
+    for (unsigned i = 0; i < nthreads; i++) {
+        qemu_thread_create(&pool.threads[i], "hybrid-opt", worker, NULL,
+                           QEMU_THREAD_DETACHED);
+    }
+    return true;
+}
+
+static uint64_t submitted;
+
+void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s)
+{
+    Job *j, *dropped = NULL;
+
+    if (hybrid_params.max_traces &&
+        qatomic_fetch_inc(&submitted) >= hybrid_params.max_traces) {
+        hybrid_snapshot_free(s);
+        hybrid_table_install(t, NULL, NULL, 0, 0);   /* stays with TCG */
+        return;
+    }
+    j = g_new0(Job, 1);
+    hybrid_trace_ref(t);
+    j->trace = t;
+    j->snap = s;
+    j->hotness = t->hotness;
+    hybrid_table_set_state(t, HYBRID_TRACE_QUEUED);
+    if (pool.nthreads == 0) {
+        compile(j, true);
+        job_free(j);
+        return;
+    }
+    qemu_mutex_lock(&pool.lock);
+    g_queue_insert_sorted(&pool.queue, j, hotter, NULL);
+    if (g_queue_get_length(&pool.queue) > HYBRID_QUEUE_MAX) {
+        dropped = g_queue_pop_tail(&pool.queue);
+    }
+    qemu_cond_signal(&pool.cond);
+    qemu_mutex_unlock(&pool.lock);
+    if (dropped) {
+        hybrid_count_abort(HYBRID_ABORT_QUEUE_FULL);
+        qatomic_inc(&hybrid_stats.aborted);
+        hybrid_table_install(dropped->trace, NULL, NULL, 0, 0);
+        job_free(dropped);
+    }
+}
+
+unsigned hybrid_pool_queued(void)
+{
+    unsigned n;
+
+    if (!pool.nthreads) {
+        return 0;
+    }
+    qemu_mutex_lock(&pool.lock);
+    n = g_queue_get_length(&pool.queue);
+    qemu_mutex_unlock(&pool.lock);
+    return n;
+}

@@ -1,0 +1,90 @@
+/*
+ * hybrid: the op snapshot of a trace — what llvm-backend lowers.
+ *
+ * Made on the vCPU thread that formed the trace, by re-running the guest
+ * front end for each TB and copying TCG's ops before host code generation
+ * (hw-glue/snapshot.c). Immutable once queued, self-contained: no pointer
+ * into tcg_ctx survives. Opcodes are TCG's INDEX_op_* values; temps and
+ * labels are indices local to their TB.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HYBRID_SNAPSHOT_H
+#define HYBRID_SNAPSHOT_H
+
+typedef enum HybridTempKind {
+    HYBRID_TEMP_LOCAL,      /* TCG EBB/TB temp: a value inside one TB */
+    HYBRID_TEMP_GLOBAL,     /* a field of env at @offset */
+    HYBRID_TEMP_ENV,        /* the env pointer itself */
+    HYBRID_TEMP_CONST,      /* the constant @val */
+    HYBRID_TEMP_HOST,       /* a TCG-internal fixed register: not lowerable */
+} HybridTempKind;
+
+typedef struct HybridSnapTemp {
+    uint8_t kind;           /* HybridTempKind */
+    uint8_t type;           /* TCG_TYPE_I32 / TCG_TYPE_I64 / vector types */
+    int64_t val;            /* CONST: value; GLOBAL: env offset */
+} HybridSnapTemp;
+
+typedef struct HybridSnapHelper {
+    void *func;
+    const char *name;       /* static string of QEMU's helper table */
+    uint32_t typemask;      /* dh_typecode per slot, 3 bits each */
+    uint8_t flags;          /* TCG_CALL_* */
+} HybridSnapHelper;
+
+typedef struct HybridSnapOp {
+    uint16_t opc;           /* INDEX_op_* */
+    uint8_t nargs;
+    uint8_t param1, param2; /* calls: number of inputs / outputs */
+    uint32_t first_arg;     /* index into HybridSnapTB.args */
+} HybridSnapOp;
+
+/*
+ * Arguments of all ops of a TB, in TCG's order. Temps are indices into
+ * temps[]; labels are label ids; a call's function and helper info are
+ * replaced by an index into helpers[]; other constants are kept.
+ */
+typedef struct HybridSnapTB {
+    uint64_t pc, cs_base;
+    uint32_t flags, cflags;
+    int64_t phys0, phys1;
+    uint64_t next_pc;       /* successor recorded in the trace */
+    unsigned nops, nargs, ntemps, nlabels, nhelpers;
+    HybridSnapOp *ops;
+    uint64_t *args;
+    HybridSnapTemp *temps;
+    HybridSnapHelper *helpers;
+} HybridSnapTB;
+
+/* What the lowering needs to know of the guest target (from hw-glue). */
+typedef struct HybridTargetDesc {
+    int32_t pc_offset;          /* env offset of the pc/eip field */
+    int32_t pc_size;            /* its size in bytes */
+    int32_t insn_state_offset;  /* env offset of insn_start word 1 (x86: cc_op), -1 none */
+    int64_t insn_state_dynamic; /* value of word 1 meaning "already in env" */
+    int32_t can_do_io_offset;   /* env offset of CPUState.neg.can_do_io */
+    uint64_t page_mask;         /* guest TARGET_PAGE_MASK */
+    bool pcrel;                 /* insn_start word 0 is a page offset */
+    /* the value of the pc field for guest linear pc @pc in TB @tb */
+    uint64_t (*state_pc)(const struct HybridSnapTB *tb, uint64_t pc);
+    /* hw-glue: may execution continue at @next (key of a trace TB)? */
+    bool (*edge_ok)(void *env, uint64_t pc, uint64_t cs_base,
+                    uint32_t flags, int64_t phys0, int64_t phys1);
+    /* QEMU's softmmu load/store helpers by log2 size (0..3) */
+    void *ld_helper[4];         /* zero-extending loads */
+    void *lds_helper[3];        /* sign-extending loads, sizes 0..2 */
+    void *st_helper[4];
+} HybridTargetDesc;
+
+typedef struct HybridSnapshot {
+    uint64_t trace_id;
+    bool loop;                  /* the last TB's successor is tbs[0] */
+    unsigned ntbs;
+    HybridSnapTB *tbs;
+    const HybridTargetDesc *target;
+} HybridSnapshot;
+
+void hybrid_snapshot_free(HybridSnapshot *s);
+
+#endif /* HYBRID_SNAPSHOT_H */

@@ -1,0 +1,237 @@
+/*
+ * hw-glue: the op snapshot of a trace (accel/hybrid/snapshot.h).
+ *
+ * On the vCPU thread that formed the trace, each TB of the trace is
+ * translated again with tb_gen_code() (TCG then finds the existing TB and
+ * throws the new host code away); the tb_translated hook, between
+ * translate_code() and tcg_gen_code(), copies tcg_ctx's ops and temps.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/atomic.h"
+#include "exec/exec-all.h"
+#include "exec/cpu-common.h"
+#include "exec/cpu-all.h"
+#include "exec/translation-block.h"
+#include "tcg/tcg.h"
+#include "tcg/tcg-op-common.h"
+#include "tcg/helper-info.h"
+#include "accel/tcg/internal-common.h"
+#include "exec/page-protection.h"
+#include "hybrid-glue.h"
+
+/* The TB the next translation on this thread must be copied into. */
+static __thread HybridSnapTB *capture_into;
+
+static bool copy_temps(TCGContext *s, HybridSnapTB *out, const char **why)
+{
+    TCGTemp *env = tcgv_ptr_temp(tcg_env);
+
+    out->ntemps = s->nb_temps;
+    out->temps = g_new0(HybridSnapTemp, s->nb_temps);
+    for (int i = 0; i < s->nb_temps; i++) {
+        TCGTemp *ts = &s->temps[i];
+        HybridSnapTemp *t = &out->temps[i];
+
+        t->type = ts->base_type;
+        switch (ts->kind) {
+        case TEMP_FIXED:
+            /* env, or TCG's own frame pointer, which guest ops never use */
+            t->kind = ts == env ? HYBRID_TEMP_ENV : HYBRID_TEMP_HOST;
+            break;
+        case TEMP_GLOBAL:
+            if (ts->mem_base != env || ts->indirect_reg || ts->indirect_base) {
+                *why = "indirect-global";
+                return false;
+            }
+            t->kind = HYBRID_TEMP_GLOBAL;
+            t->val = ts->mem_offset;
+            break;
+        case TEMP_CONST:
+            t->kind = HYBRID_TEMP_CONST;
+            t->val = ts->val;
+            break;
+        default:
+            t->kind = HYBRID_TEMP_LOCAL;
+            break;
+        }
+    }
+    return true;
+}
+
+static int helper_index(HybridSnapTB *out, GArray *helpers,
+                        const TCGHelperInfo *info, void *func)
+{
+    HybridSnapHelper h = {
+        .func = func, .name = info->name, .typemask = info->typemask,
+        .flags = info->flags,
+    };
+
+    for (unsigned i = 0; i < helpers->len; i++) {
+        if (g_array_index(helpers, HybridSnapHelper, i).func == func) {
+            return i;
+        }
+    }
+    g_array_append_val(helpers, h);
+    return helpers->len - 1;
+}
+
+/* Which constant argument of @opc, if any, is a label. */
+static int snap_label_arg(TCGOpcode opc)
+{
+    switch (opc) {
+    case INDEX_op_br:
+    case INDEX_op_set_label:
+        return 0;
+    case INDEX_op_brcond_i32:
+    case INDEX_op_brcond_i64:
+        return 3;
+    case INDEX_op_brcond2_i32:
+        return 5;
+    default:
+        return -1;
+    }
+}
+
+static bool copy_ops(TCGContext *s, HybridSnapTB *out, const char **why)
+{
+    g_autoptr(GArray) ops = g_array_new(false, false, sizeof(HybridSnapOp));
+    g_autoptr(GArray) args = g_array_new(false, false, sizeof(uint64_t));
+    GArray *helpers = g_array_new(false, false, sizeof(HybridSnapHelper));
+    TCGOp *op;
+
+    QTAILQ_FOREACH(op, &s->ops, link) {
+        const TCGOpDef *def = &tcg_op_defs[op->opc];
+        HybridSnapOp so = {
+            .opc = op->opc, .param1 = op->param1, .param2 = op->param2,
+            .first_arg = args->len,
+        };
+        unsigned nt, nargs;
+
+        if (op->opc == INDEX_op_call) {
+            nt = TCGOP_CALLO(op) + TCGOP_CALLI(op);
+            nargs = nt + 1;      /* temps, then the helper index */
+        } else if (op->opc == INDEX_op_insn_start) {
+            nt = 0;
+            nargs = op->nargs;
+        } else {
+            nt = def->nb_oargs + def->nb_iargs;
+            nargs = def->nb_args;
+        }
+        so.nargs = nargs;
+        for (unsigned i = 0; i < nt; i++) {
+            uint64_t a = temp_idx(arg_temp(op->args[i]));
+            g_array_append_val(args, a);
+        }
+        if (op->opc == INDEX_op_call) {
+            uint64_t h = helper_index(out, helpers,
+                                      (void *)op->args[nt + 1],
+                                      (void *)op->args[nt]);
+            g_array_append_val(args, h);
+        } else {
+            int la = snap_label_arg(op->opc);
+            for (unsigned i = nt; i < nargs; i++) {
+                uint64_t a = op->args[i];
+                if (la >= 0 && i == (unsigned)la) {
+                    a = arg_label(op->args[i])->id;
+                }
+                g_array_append_val(args, a);
+            }
+        }
+        g_array_append_val(ops, so);
+    }
+    out->nlabels = s->nb_labels;
+    out->nops = ops->len;
+    out->ops = (HybridSnapOp *)g_array_free(g_steal_pointer(&ops), false);
+    out->nargs = args->len;
+    out->args = (uint64_t *)g_array_free(g_steal_pointer(&args), false);
+    out->nhelpers = helpers->len;
+    out->helpers = (HybridSnapHelper *)g_array_free(helpers, false);
+    (void)why;
+    return true;
+}
+
+/* tb_translated hook: copy the ops if this translation was asked for. */
+void hybrid_snapshot_capture(CPUState *cpu, TranslationBlock *tb, vaddr pc)
+{
+    HybridSnapTB *out = capture_into;
+    const char *why = NULL;
+
+    if (!out) {
+        return;
+    }
+    capture_into = NULL;
+    if (pc != out->pc || tb->flags != out->flags ||
+        tb->cs_base != out->cs_base) {
+        out->nops = 0;
+        return;
+    }
+    if (!copy_temps(tcg_ctx, out, &why) || !copy_ops(tcg_ctx, out, &why)) {
+        out->nops = 0;
+    }
+}
+
+/* Does @pc map, for an instruction fetch now, to guest RAM at @phys? */
+static bool code_mapped(CPUState *cpu, vaddr pc, int64_t phys)
+{
+    void *host = NULL;
+    int flags = probe_access_flags(cpu_env(cpu), pc, 1, MMU_INST_FETCH,
+                                   cpu_mmu_index(cpu, true), true, &host, 0);
+
+    return !(flags & TLB_INVALID_MASK) && host &&
+           qemu_ram_addr_from_host(host) == phys;
+}
+
+HybridSnapshot *hybrid_snapshot_make(CPUState *cpu, const HybridTrace *t,
+                                     HybridAbort *why)
+{
+    HybridSnapshot *s = g_new0(HybridSnapshot, 1);
+
+    s->trace_id = t->id;
+    s->loop = t->end == HYBRID_END_LOOP;
+    s->ntbs = t->ntbs;
+    s->tbs = g_new0(HybridSnapTB, t->ntbs);
+    s->target = &hybrid_target_desc;
+    for (unsigned i = 0; i < t->ntbs; i++) {
+        const HybridTBDesc *k = &t->tbs[i].key;
+        HybridSnapTB *st = &s->tbs[i];
+        TranslationBlock *tb;
+
+        st->pc = k->pc;
+        st->cs_base = k->cs_base;
+        st->flags = k->flags;
+        st->cflags = k->cflags;
+        st->phys0 = k->phys0;
+        st->phys1 = k->phys1;
+        st->next_pc = t->tbs[i].next_pc;
+
+        /*
+         * The code must still be where it was recorded, for the vCPU's
+         * current privilege level: checked without faulting, since a
+         * fault here would be one the guest never caused.
+         */
+        if (!code_mapped(cpu, k->pc, k->phys0) ||
+            (k->phys1 != -1 &&
+             !code_mapped(cpu, (k->pc & TARGET_PAGE_MASK) + TARGET_PAGE_SIZE,
+                          k->phys1 & TARGET_PAGE_MASK))) {
+            *why = HYBRID_ABORT_SNAPSHOT;
+            goto fail;
+        }
+        capture_into = st;
+        mmap_lock();
+        tb = tb_gen_code(cpu, k->pc, k->cs_base, k->flags, k->cflags);
+        mmap_unlock();
+        capture_into = NULL;
+        if (!st->ops || tb_page_addr0(tb) != k->phys0) {
+            *why = HYBRID_ABORT_SNAPSHOT;
+            goto fail;
+        }
+    }
+    return s;
+
+fail:
+    capture_into = NULL;
+    hybrid_snapshot_free(s);
+    return NULL;
+}

@@ -1,0 +1,251 @@
+/*
+ * llvm-backend: optimise and compile traces with ORC LLJIT.
+ *
+ *   snapshot ─► hybrid_lower() ─► default<O2> ─► LLJIT (one
+ *   ResourceTracker per trace: removing it frees the trace's code)
+ *
+ * One LLJIT for the process; each compile has its own ThreadSafeContext,
+ * so optimizer threads compile in parallel. Object code passes through a
+ * transform that measures its .text and names it in /tmp/perf-<pid>.map.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/cutils.h"
+#include "qapi/error.h"
+#include "qemu/thread.h"
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Object.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include "tcg-host/tcg-host.h"
+#include "lower.h"
+
+struct HybridCode {
+    LLVMOrcResourceTrackerRef rt;
+    HybridTraceFn fn;
+    size_t size;
+};
+
+static LLVMOrcLLJITRef jit;
+static LLVMOrcJITDylibRef jd;
+static QemuMutex perf_lock;
+static FILE *perf_map;
+
+/* .text size of the object being linked on this thread */
+static __thread size_t last_text_size;
+
+static LLVMErrorRef measure_object(void *ctx, LLVMMemoryBufferRef *obj)
+{
+    LLVMBinaryRef bin = LLVMCreateBinary(*obj, NULL, NULL);
+    size_t text = 0;
+
+    if (bin) {
+        LLVMSectionIteratorRef it = LLVMObjectFileCopySectionIterator(bin);
+
+        for (; !LLVMObjectFileIsSectionIteratorAtEnd(bin, it);
+             LLVMMoveToNextSection(it)) {
+            const char *name = LLVMGetSectionName(it);
+            if (name && g_str_has_prefix(name, ".text")) {
+                text += LLVMGetSectionSize(it);
+            }
+        }
+        LLVMDisposeSectionIterator(it);
+        LLVMDisposeBinary(bin);
+    }
+    last_text_size = text;
+    return NULL;
+}
+
+static bool take_error(LLVMErrorRef e, char *buf, size_t len)
+{
+    char *msg;
+
+    if (!e) {
+        return false;
+    }
+    msg = LLVMGetErrorMessage(e);
+    pstrcpy(buf, len, msg);
+    LLVMDisposeErrorMessage(msg);
+    return true;
+}
+
+bool hybrid_jit_init(Error **errp)
+{
+    LLVMOrcJITTargetMachineBuilderRef jtmb;
+    LLVMOrcLLJITBuilderRef builder;
+    LLVMTargetMachineRef tm;
+    LLVMTargetRef target;
+    LLVMErrorRef e;
+    char *emsg = NULL;
+    char msg[256];
+
+    if (jit) {
+        return true;
+    }
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    /* the host layer names the target: triple, CPU and features */
+    if (LLVMGetTargetFromTriple(tcg_host_info.llvm_triple, &target, &emsg)) {
+        error_setg(errp, "hybrid: LLVM cannot target %s: %s",
+                   tcg_host_info.llvm_triple, emsg);
+        LLVMDisposeMessage(emsg);
+        return false;
+    }
+    tm = LLVMCreateTargetMachine(target, tcg_host_info.llvm_triple,
+                                 tcg_host_info.llvm_cpu,
+                                 tcg_host_info.llvm_features,
+                                 LLVMCodeGenLevelDefault, LLVMRelocDefault,
+                                 LLVMCodeModelJITDefault);
+    jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm);
+    builder = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+    e = LLVMOrcCreateLLJIT(&jit, builder);
+    if (take_error(e, msg, sizeof(msg))) {
+        error_setg(errp, "hybrid: cannot create the LLVM JIT: %s", msg);
+        jit = NULL;
+        return false;
+    }
+    jd = LLVMOrcLLJITGetMainJITDylib(jit);
+    LLVMOrcObjectTransformLayerSetTransform(
+        LLVMOrcLLJITGetObjTransformLayer(jit), measure_object, NULL);
+    qemu_mutex_init(&perf_lock);
+    {
+        g_autofree char *path = g_strdup_printf("/tmp/perf-%d.map", getpid());
+        perf_map = fopen(path, "w");
+    }
+    return true;
+}
+
+static void perf_map_add(uintptr_t addr, size_t size, uint64_t id)
+{
+    if (!perf_map) {
+        return;
+    }
+    qemu_mutex_lock(&perf_lock);
+    fprintf(perf_map, "%" PRIxPTR " %zx hybrid_trace_%" PRIu64 "\n", addr,
+            size, id);
+    fflush(perf_map);
+    qemu_mutex_unlock(&perf_lock);
+}
+
+static LLVMModuleRef lower_module(LLVMContextRef ctx, const HybridSnapshot *s,
+                                  const uint8_t *valid, const char *name,
+                                  HybridCompileError *err)
+{
+    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(name, ctx);
+
+    if (jit) {
+        LLVMSetTarget(mod, LLVMOrcLLJITGetTripleString(jit));
+        LLVMSetDataLayout(mod, LLVMOrcLLJITGetDataLayoutStr(jit));
+    }
+    if (!hybrid_lower(ctx, mod, name, s, valid, err)) {
+        LLVMDisposeModule(mod);
+        return NULL;
+    }
+    return mod;
+}
+
+static bool optimise(LLVMModuleRef mod, HybridCompileError *err)
+{
+    LLVMPassBuilderOptionsRef o = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef e = LLVMRunPasses(mod, "default<O2>", NULL, o);
+
+    LLVMDisposePassBuilderOptions(o);
+    if (take_error(e, err->detail, sizeof(err->detail))) {
+        err->reason = HYBRID_ABORT_LLVM;
+        return false;
+    }
+    return true;
+}
+
+HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const uint8_t *valid,
+                               HybridCompileError *err)
+{
+    g_autofree char *name = g_strdup_printf("hybrid_trace_%" PRIu64,
+                                            s->trace_id);
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMContextRef ctx = LLVMOrcThreadSafeContextGetContext(tsc);
+    LLVMOrcThreadSafeModuleRef tsm;
+    LLVMOrcExecutorAddress addr;
+    LLVMModuleRef mod;
+    HybridCode *c;
+    LLVMErrorRef e;
+
+    mod = lower_module(ctx, s, valid, name, err);
+    if (!mod || !optimise(mod, err)) {
+        if (mod) {
+            LLVMDisposeModule(mod);
+        }
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return NULL;
+    }
+    tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
+    LLVMOrcDisposeThreadSafeContext(tsc);   /* the module keeps it alive */
+
+    c = g_new0(HybridCode, 1);
+    c->rt = LLVMOrcJITDylibCreateResourceTracker(jd);
+    e = LLVMOrcLLJITAddLLVMIRModuleWithRT(jit, c->rt, tsm);
+    if (e) {
+        LLVMOrcDisposeThreadSafeModule(tsm);
+    }
+    if (!e) {
+        /* compiles now, on this thread */
+        last_text_size = 0;
+        e = LLVMOrcLLJITLookup(jit, &addr, name);
+    }
+    if (take_error(e, err->detail, sizeof(err->detail))) {
+        err->reason = HYBRID_ABORT_LLVM;
+        hybrid_code_free(c);
+        return NULL;
+    }
+    c->fn = (HybridTraceFn)(uintptr_t)addr;
+    c->size = last_text_size;
+    perf_map_add(addr, c->size, s->trace_id);
+    return c;
+}
+
+HybridTraceFn hybrid_code_fn(const HybridCode *c)
+{
+    return c->fn;
+}
+
+size_t hybrid_code_size(const HybridCode *c)
+{
+    return c->size;
+}
+
+void hybrid_code_free(HybridCode *c)
+{
+    if (c) {
+        LLVMErrorRef e = LLVMOrcResourceTrackerRemove(c->rt);
+        if (e) {
+            LLVMConsumeError(e);
+        }
+        LLVMOrcReleaseResourceTracker(c->rt);
+        g_free(c);
+    }
+}
+
+char *hybrid_lower_to_string(const HybridSnapshot *s, const uint8_t *valid,
+                             bool optimised, HybridCompileError *err)
+{
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef mod = lower_module(ctx, s, valid, "trace", err);
+    char *ir = NULL, *text;
+
+    if (mod && (!optimised || optimise(mod, err))) {
+        text = LLVMPrintModuleToString(mod);
+        ir = g_strdup(text);
+        LLVMDisposeMessage(text);
+    }
+    if (mod) {
+        LLVMDisposeModule(mod);
+    }
+    LLVMContextDispose(ctx);
+    return ir;
+}

@@ -1,0 +1,933 @@
+/*
+ * llvm-backend: lowering an op snapshot to LLVM IR.
+ *
+ *   entry: allocas ─► tb0 ─► tb1 ─► ... ─► tbN-1 ─┐ (loop traces go back
+ *                      ▲                           │  to tb0)
+ *                      └───────────────────────────┘
+ *   every TB: TCG's ops in order; TCG labels become blocks; goto_tb and
+ *   goto_ptr become a guarded branch to the next TB of the trace, or a
+ *   return to TCG's execution loop (the value returned is the TB index).
+ *
+ * Guest state lives in env, as under TCG: globals are loads and stores at
+ * env offsets, so the state is exact at every exit and every helper call,
+ * and LLVM's optimiser (GVN, DSE, mem2reg of TCG temps) removes what is
+ * redundant. Before a helper call or guest memory access, the pc field
+ * (and x86's cc_op) are set to the exact values of the instruction, as
+ * TCG's restore_state_to_opc would, because helpers cannot unwind through
+ * LLVM frames; afterwards the translator's own view is put back unless the
+ * helper changed it.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/cutils.h"
+#include "tcg/tcg.h"
+#include "exec/memop.h"
+#include "exec/memopidx.h"
+#include "tcg/helper-info.h"
+#include <llvm-c/Core.h>
+#include <llvm-c/Analysis.h>
+#include "lower.h"
+
+typedef struct Lower {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMValueRef fn, env;
+    LLVMTypeRef i1, i8, i16, i32, i64, i128, ptr, vd;
+    LLVMBasicBlockRef entry;
+    LLVMBasicBlockRef *tb_bb;
+    const HybridSnapshot *s;
+    const uint8_t *valid;
+    HybridCompileError *err;
+
+    /* the TB being lowered */
+    unsigned tbi;
+    const HybridSnapTB *tb;
+    LLVMValueRef *slot;             /* [ntemps] allocas of local temps */
+    LLVMBasicBlockRef *label;       /* [nlabels] */
+    bool have_insn;
+    uint64_t insn_pc;               /* exact linear pc of the insn */
+    int64_t insn_state;             /* insn_start word 1 */
+    /* the translator itself wrote the pc / insn state in this insn */
+    bool pc_written, state_written;
+} Lower;
+
+static bool fail(Lower *l, HybridAbort why, int opc, const char *detail)
+{
+    if (l->err->reason == HYBRID_ABORT__MAX) {
+        l->err->reason = why;
+        l->err->opc = opc;
+        pstrcpy(l->err->detail, sizeof(l->err->detail), detail);
+    }
+    return false;
+}
+
+static LLVMTypeRef ty(Lower *l, unsigned tcg_type)
+{
+    return tcg_type == TCG_TYPE_I32 ? l->i32 : l->i64;
+}
+
+static LLVMValueRef env_ptr(Lower *l, int64_t offset)
+{
+    LLVMValueRef off = LLVMConstInt(l->i64, offset, true);
+
+    return LLVMBuildGEP2(l->b, l->i8, l->env, &off, 1, "");
+}
+
+static LLVMValueRef k64(Lower *l, uint64_t v)
+{
+    return LLVMConstInt(l->i64, v, false);
+}
+
+static LLVMValueRef kty(LLVMTypeRef t, uint64_t v)
+{
+    return LLVMConstInt(t, v, false);
+}
+
+static const HybridSnapTemp *temp(Lower *l, uint64_t idx)
+{
+    static const HybridSnapTemp dummy = { .kind = HYBRID_TEMP_CONST };
+    const HybridSnapTemp *t = &l->tb->temps[idx];
+
+    if (t->kind == HYBRID_TEMP_HOST) {
+        fail(l, HYBRID_ABORT_UNSUPPORTED_OP, -1, "host register temp");
+        return &dummy;
+    }
+    return t;
+}
+
+static LLVMValueRef slot_of(Lower *l, uint64_t idx)
+{
+    if (!l->slot[idx]) {
+        LLVMBuilderRef eb = LLVMCreateBuilderInContext(l->ctx);
+        LLVMValueRef first = LLVMGetFirstInstruction(l->entry);
+
+        if (first) {
+            LLVMPositionBuilderBefore(eb, first);
+        } else {
+            LLVMPositionBuilderAtEnd(eb, l->entry);
+        }
+        l->slot[idx] = LLVMBuildAlloca(eb, ty(l, temp(l, idx)->type), "t");
+        LLVMDisposeBuilder(eb);
+    }
+    return l->slot[idx];
+}
+
+/* The value of temp @idx, as an integer of its TCG type. */
+static LLVMValueRef get(Lower *l, uint64_t idx)
+{
+    const HybridSnapTemp *t = temp(l, idx);
+    LLVMTypeRef tt = ty(l, t->type);
+
+    switch (t->kind) {
+    case HYBRID_TEMP_CONST:
+        return LLVMConstInt(tt, t->val, false);
+    case HYBRID_TEMP_ENV:
+        return LLVMBuildPtrToInt(l->b, l->env, l->i64, "");
+    case HYBRID_TEMP_GLOBAL:
+        return LLVMBuildLoad2(l->b, tt, env_ptr(l, t->val), "");
+    default:
+        return LLVMBuildLoad2(l->b, tt, slot_of(l, idx), "");
+    }
+}
+
+/* A store to env at @offset: note what the translator made exact. */
+static void env_written(Lower *l, int64_t offset)
+{
+    const HybridTargetDesc *d = l->s->target;
+
+    if (offset == d->pc_offset) {
+        l->pc_written = true;
+    }
+    if (offset == d->insn_state_offset) {
+        l->state_written = true;
+    }
+}
+
+static void set(Lower *l, uint64_t idx, LLVMValueRef v)
+{
+    const HybridSnapTemp *t = temp(l, idx);
+
+    switch (t->kind) {
+    case HYBRID_TEMP_GLOBAL:
+        LLVMBuildStore(l->b, v, env_ptr(l, t->val));
+        env_written(l, t->val);
+        break;
+    case HYBRID_TEMP_LOCAL:
+        LLVMBuildStore(l->b, v, slot_of(l, idx));
+        break;
+    default:
+        g_assert_not_reached();     /* TCG never writes env or a constant */
+    }
+}
+
+/* A host pointer from temp @idx plus @offset (ld/st ops). */
+static LLVMValueRef host_ptr(Lower *l, uint64_t idx, int64_t offset)
+{
+    LLVMValueRef base, off = LLVMConstInt(l->i64, offset, true);
+
+    if (temp(l, idx)->kind == HYBRID_TEMP_ENV) {
+        base = l->env;
+    } else {
+        base = LLVMBuildIntToPtr(l->b, get(l, idx), l->ptr, "");
+    }
+    return LLVMBuildGEP2(l->b, l->i8, base, &off, 1, "");
+}
+
+/* After a terminator, keep emitting into a block nothing branches to. */
+static void dead_block(Lower *l)
+{
+    LLVMPositionBuilderAtEnd(l->b, LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                                 "dead"));
+}
+
+static LLVMBasicBlockRef label_bb(Lower *l, uint64_t id)
+{
+    if (!l->label[id]) {
+        l->label[id] = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "L");
+    }
+    return l->label[id];
+}
+
+static void exit_trace(Lower *l)
+{
+    LLVMBuildRet(l->b, k64(l, l->tbi));
+}
+
+static LLVMValueRef call_fn(Lower *l, LLVMTypeRef fty, void *fn,
+                            LLVMValueRef *args, unsigned n)
+{
+    LLVMValueRef callee = LLVMConstIntToPtr(k64(l, (uintptr_t)fn), l->ptr);
+
+    return LLVMBuildCall2(l->b, fty, callee, args, n, "");
+}
+
+/*
+ * Make the pc field (and insn state) exact around a call that may fault:
+ * returns what restore_state() needs to put the translator's view back.
+ */
+typedef struct Saved {
+    LLVMValueRef pc, st, pc_exact, st_exact;
+} Saved;
+
+static Saved exact_state(Lower *l)
+{
+    const HybridTargetDesc *d = l->s->target;
+    LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
+    Saved sv = { 0 };
+
+    if (!l->have_insn) {
+        return sv;
+    }
+    /*
+     * Where the translator wrote the pc (or cc_op) itself in this insn,
+     * its value is the one it wants the helper to see (e.g. the next
+     * insn's pc before hlt): leave it alone.
+     */
+    if (!l->pc_written) {
+        sv.pc = LLVMBuildLoad2(l->b, pt, env_ptr(l, d->pc_offset), "");
+        sv.pc_exact = kty(pt, d->state_pc(l->tb, l->insn_pc));
+        LLVMBuildStore(l->b, sv.pc_exact, env_ptr(l, d->pc_offset));
+    }
+    if (d->insn_state_offset >= 0 && !l->state_written &&
+        l->insn_state != d->insn_state_dynamic) {
+        sv.st = LLVMBuildLoad2(l->b, l->i32, env_ptr(l, d->insn_state_offset),
+                               "");
+        sv.st_exact = kty(l->i32, l->insn_state);
+        LLVMBuildStore(l->b, sv.st_exact, env_ptr(l, d->insn_state_offset));
+    }
+    return sv;
+}
+
+static void restore_one(Lower *l, LLVMTypeRef t, int64_t off,
+                        LLVMValueRef old, LLVMValueRef exact)
+{
+    LLVMValueRef now = LLVMBuildLoad2(l->b, t, env_ptr(l, off), "");
+    LLVMValueRef same = LLVMBuildICmp(l->b, LLVMIntEQ, now, exact, "");
+
+    LLVMBuildStore(l->b, LLVMBuildSelect(l->b, same, old, now, ""),
+                   env_ptr(l, off));
+}
+
+static void restore_state(Lower *l, Saved sv)
+{
+    const HybridTargetDesc *d = l->s->target;
+
+    if (sv.pc) {
+        restore_one(l, d->pc_size == 4 ? l->i32 : l->i64, d->pc_offset,
+                    sv.pc, sv.pc_exact);
+    }
+    if (sv.st) {
+        restore_one(l, l->i32, d->insn_state_offset, sv.st, sv.st_exact);
+    }
+}
+
+static LLVMValueRef valid_now(Lower *l)
+{
+    LLVMValueRef p = LLVMConstIntToPtr(k64(l, (uintptr_t)l->valid), l->ptr);
+    LLVMValueRef v = LLVMBuildLoad2(l->b, l->i8, p, "valid");
+
+    LLVMSetOrdering(v, LLVMAtomicOrderingMonotonic);
+    LLVMSetVolatile(v, true);
+    return LLVMBuildICmp(l->b, LLVMIntNE, v, kty(l->i8, 0), "");
+}
+
+/*
+ * Leave TB @l->tbi: to the next TB of the trace if that is where the
+ * guest goes and the trace is still valid, else back to TCG.
+ * @indirect: the TB ended with goto_ptr (flags or page may differ).
+ */
+static void edge(Lower *l, bool indirect)
+{
+    const HybridSnapshot *s = l->s;
+    const HybridTargetDesc *d = s->target;
+    int next = l->tbi + 1 < s->ntbs ? (int)l->tbi + 1 : (s->loop ? 0 : -1);
+    LLVMBasicBlockRef out;
+    LLVMValueRef ok;
+
+    if (next < 0) {
+        exit_trace(l);
+        return;
+    }
+    const HybridSnapTB *n = &s->tbs[next];
+    ok = valid_now(l);
+    if (indirect) {
+        LLVMTypeRef at[] = { l->ptr, l->i64, l->i64, l->i32, l->i64, l->i64 };
+        LLVMTypeRef fty = LLVMFunctionType(l->i1, at, 6, false);
+        LLVMValueRef args[] = {
+            l->env, k64(l, n->pc), k64(l, n->cs_base), kty(l->i32, n->flags),
+            k64(l, n->phys0), k64(l, n->phys1),
+        };
+        /* the check itself may fault (code fetch): state is exact here */
+        ok = LLVMBuildAnd(l->b, ok, call_fn(l, fty, d->edge_ok, args, 6), "");
+    } else {
+        LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
+        LLVMValueRef pc = LLVMBuildLoad2(l->b, pt, env_ptr(l, d->pc_offset), "");
+        LLVMValueRef want = kty(pt, d->state_pc(n, n->pc));
+
+        ok = LLVMBuildAnd(l->b, ok, LLVMBuildICmp(l->b, LLVMIntEQ, pc, want,
+                                                   ""), "");
+    }
+    out = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "exit");
+    LLVMBuildCondBr(l->b, ok, l->tb_bb[next], out);
+    LLVMPositionBuilderAtEnd(l->b, out);
+    exit_trace(l);
+}
+
+static LLVMIntPredicate pred(unsigned cond, bool *tst, bool *never,
+                             bool *always)
+{
+    *tst = *never = *always = false;
+    switch (cond) {
+    case TCG_COND_NEVER: *never = true; return LLVMIntEQ;
+    case TCG_COND_ALWAYS: *always = true; return LLVMIntEQ;
+    case TCG_COND_EQ: return LLVMIntEQ;
+    case TCG_COND_NE: return LLVMIntNE;
+    case TCG_COND_TSTEQ: *tst = true; return LLVMIntEQ;
+    case TCG_COND_TSTNE: *tst = true; return LLVMIntNE;
+    case TCG_COND_LT: return LLVMIntSLT;
+    case TCG_COND_GE: return LLVMIntSGE;
+    case TCG_COND_GT: return LLVMIntSGT;
+    case TCG_COND_LE: return LLVMIntSLE;
+    case TCG_COND_LTU: return LLVMIntULT;
+    case TCG_COND_GEU: return LLVMIntUGE;
+    case TCG_COND_GTU: return LLVMIntUGT;
+    case TCG_COND_LEU: return LLVMIntULE;
+    }
+    return LLVMIntEQ;
+}
+
+static LLVMValueRef cmp(Lower *l, unsigned cond, LLVMValueRef a,
+                        LLVMValueRef b)
+{
+    bool tst, never, always;
+    LLVMIntPredicate p = pred(cond, &tst, &never, &always);
+
+    if (never || always) {
+        return kty(l->i1, always);
+    }
+    if (tst) {
+        a = LLVMBuildAnd(l->b, a, b, "");
+        b = LLVMConstNull(LLVMTypeOf(a));
+    }
+    return LLVMBuildICmp(l->b, p, a, b, "");
+}
+
+static LLVMValueRef intrinsic(Lower *l, const char *name, LLVMTypeRef t,
+                              LLVMValueRef *args, unsigned n)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef f = LLVMGetIntrinsicDeclaration(l->mod, id, &t, 1);
+    LLVMTypeRef fty = LLVMIntrinsicGetType(l->ctx, id, &t, 1);
+
+    return LLVMBuildCall2(l->b, fty, f, args, n, "");
+}
+
+static LLVMValueRef mask_count(Lower *l, LLVMValueRef c, LLVMTypeRef t)
+{
+    /* TCG leaves out-of-range shift counts unspecified; LLVM makes them
+       poison. Mask like the hosts TCG runs on. */
+    return LLVMBuildAnd(l->b, c, kty(t, LLVMGetIntTypeWidth(t) - 1), "");
+}
+
+static LLVMValueRef low_bits(Lower *l, LLVMValueRef v, unsigned bits,
+                             bool sign, LLVMTypeRef t)
+{
+    LLVMValueRef n = LLVMBuildTrunc(l->b, v, LLVMIntTypeInContext(l->ctx, bits),
+                                    "");
+    return sign ? LLVMBuildSExt(l->b, n, t, "") : LLVMBuildZExt(l->b, n, t, "");
+}
+
+/* A TCG helper call with the ABI of its descriptor. */
+static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
+{
+    unsigned nout = op->param2, nin = op->param1;
+    const HybridSnapHelper *h = &l->tb->helpers[a[nout + nin]];
+    LLVMTypeRef at[MAX_CALL_IARGS + 1], rt;
+    LLVMValueRef args[MAX_CALL_IARGS + 1], call;
+    unsigned code, i;
+    Saved sv;
+
+    if (strcmp(h->name, "lookup_tb_ptr") == 0) {
+        /* only feeds goto_ptr, whose edge check does the real work */
+        for (i = 0; i < nout; i++) {
+            set(l, a[i], LLVMConstNull(ty(l, temp(l, a[i])->type)));
+        }
+        return true;
+    }
+    code = h->typemask & 7;
+    if (code == 7 || nout > 1 || nin > MAX_CALL_IARGS) {
+        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call, h->name);
+    }
+    rt = code == 0 ? l->vd : code <= 3 ? l->i32 : code <= 5 ? l->i64 : l->ptr;
+    for (i = 0; i < nin; i++) {
+        unsigned c = (h->typemask >> (3 * (i + 1))) & 7;
+        LLVMValueRef v;
+
+        if (c == 7 || c == 0) {
+            return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call,
+                        h->name);
+        }
+        v = get(l, a[nout + i]);
+        if (c == 6) {
+            at[i] = l->ptr;
+            v = temp(l, a[nout + i])->kind == HYBRID_TEMP_ENV ? l->env :
+                LLVMBuildIntToPtr(l->b, v, l->ptr, "");
+        } else {
+            at[i] = c <= 3 ? l->i32 : l->i64;
+            if (LLVMTypeOf(v) != at[i]) {
+                v = c <= 3 ? LLVMBuildTrunc(l->b, v, at[i], "")
+                           : LLVMBuildZExt(l->b, v, at[i], "");
+            }
+        }
+        args[i] = v;
+    }
+    sv = exact_state(l);
+    call = call_fn(l, LLVMFunctionType(rt, at, nin, false), h->func, args,
+                   nin);
+    /* 32-bit arguments: sign or zero extension as the C ABI wants */
+    for (i = 0; i < nin; i++) {
+        unsigned c = (h->typemask >> (3 * (i + 1))) & 7;
+        if (c == 2 || c == 3) {
+            const char *k = c == 3 ? "signext" : "zeroext";
+            LLVMAttributeRef attr = LLVMCreateEnumAttribute(
+                l->ctx, LLVMGetEnumAttributeKindForName(k, strlen(k)), 0);
+            LLVMAddCallSiteAttribute(call, i + 1, attr);
+        }
+    }
+    if (h->flags & TCG_CALL_NO_RETURN) {
+        LLVMBuildUnreachable(l->b);
+        dead_block(l);
+        return true;
+    }
+    restore_state(l, sv);
+    if (nout) {
+        LLVMValueRef v = call;
+        LLVMTypeRef ot = ty(l, temp(l, a[0])->type);
+
+        if (code == 6) {
+            v = LLVMBuildPtrToInt(l->b, v, l->i64, "");
+        }
+        if (LLVMTypeOf(v) != ot) {
+            v = ot == l->i64 ? (code == 3 ? LLVMBuildSExt(l->b, v, ot, "")
+                                          : LLVMBuildZExt(l->b, v, ot, ""))
+                             : LLVMBuildTrunc(l->b, v, ot, "");
+        }
+        set(l, a[0], v);
+    }
+    return true;
+}
+
+/* Guest memory through QEMU's softmmu helpers (they handle the TLB,
+   alignment, atomicity and byte order given by the MemOpIdx). */
+static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
+{
+    const HybridTargetDesc *d = l->s->target;
+    uint32_t oi = a[2];
+    MemOp mop = get_memop(oi);
+    unsigned size = mop & MO_SIZE;
+    bool sign = mop & MO_SIGN;
+    LLVMTypeRef at[] = { l->ptr, l->i64, l->i32, l->i64 };
+    LLVMTypeRef rt = size == 3 ? l->i64 : l->i64;
+    LLVMValueRef args[4], v;
+    LLVMTypeRef ot = ty(l, temp(l, a[0])->type);
+    void *fn;
+    Saved sv;
+
+    if (size > 3 || (sign && size == 3)) {
+        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, "memop");
+    }
+    fn = sign ? d->lds_helper[size] : d->ld_helper[size];
+    args[0] = l->env;
+    args[1] = get(l, a[1]);
+    if (LLVMTypeOf(args[1]) != l->i64) {
+        args[1] = LLVMBuildZExt(l->b, args[1], l->i64, "");
+    }
+    args[2] = kty(l->i32, oi);
+    args[3] = k64(l, 0);            /* no host return address: state is exact */
+    sv = exact_state(l);
+    v = call_fn(l, LLVMFunctionType(rt, at, 4, false), fn, args, 4);
+    restore_state(l, sv);
+    if (ot != l->i64) {
+        v = LLVMBuildTrunc(l->b, v, ot, "");
+    }
+    set(l, a[0], v);
+    return true;
+}
+
+static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
+{
+    const HybridTargetDesc *d = l->s->target;
+    uint32_t oi = a[2];
+    unsigned size = get_memop(oi) & MO_SIZE;
+    LLVMTypeRef vt = size == 3 ? l->i64 : l->i32;
+    LLVMTypeRef at[] = { l->ptr, l->i64, vt, l->i32, l->i64 };
+    LLVMValueRef args[5], v;
+    Saved sv;
+
+    if (size > 3) {
+        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, "memop");
+    }
+    v = get(l, a[0]);
+    if (LLVMTypeOf(v) != vt) {
+        v = vt == l->i64 ? LLVMBuildZExt(l->b, v, vt, "")
+                         : LLVMBuildTrunc(l->b, v, vt, "");
+    }
+    args[0] = l->env;
+    args[1] = get(l, a[1]);
+    if (LLVMTypeOf(args[1]) != l->i64) {
+        args[1] = LLVMBuildZExt(l->b, args[1], l->i64, "");
+    }
+    args[2] = v;
+    args[3] = kty(l->i32, oi);
+    args[4] = k64(l, 0);
+    sv = exact_state(l);
+    call_fn(l, LLVMFunctionType(l->vd, at, 5, false), d->st_helper[size],
+            args, 5);
+    restore_state(l, sv);
+    return true;
+}
+
+#define OPC2(name) case INDEX_op_##name##_i32: case INDEX_op_##name##_i64
+
+/* Lower one op; false (with l->err set) if it cannot be. */
+static bool lower_op(Lower *l, const HybridSnapOp *op)
+{
+    const uint64_t *a = &l->tb->args[op->first_arg];
+    const TCGOpDef *def = &tcg_op_defs[op->opc];
+    LLVMBuilderRef b = l->b;
+    LLVMTypeRef t;
+    LLVMValueRef x, y, z;
+
+    if (def->flags & TCG_OPF_VECTOR) {
+        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, def->name);
+    }
+    /* the type of most ops is the type of their first temp */
+    t = def->nb_oargs + def->nb_iargs && op->opc != INDEX_op_call &&
+        op->opc != INDEX_op_insn_start ? ty(l, temp(l, a[0])->type) : l->i64;
+
+    switch (op->opc) {
+    case INDEX_op_insn_start: {
+        const HybridTargetDesc *d = l->s->target;
+        uint64_t w0 = a[0];
+
+        if (d->pcrel) {
+            uint64_t start = l->tb->pc;
+            w0 = (start & d->page_mask) | w0;
+            if (w0 < start) {
+                w0 += ~d->page_mask + 1;    /* insn on the TB's 2nd page */
+            }
+        }
+        l->have_insn = true;
+        l->pc_written = l->state_written = false;
+        l->insn_pc = w0;
+        l->insn_state = op->nargs > 1 ? (int64_t)a[1] : 0;
+        return true;
+    }
+    case INDEX_op_discard:
+        return true;
+    case INDEX_op_mb:
+        LLVMBuildFence(b, LLVMAtomicOrderingSequentiallyConsistent, false, "");
+        return true;
+    case INDEX_op_set_label: {
+        LLVMBasicBlockRef bb = label_bb(l, a[0]);
+        LLVMBasicBlockRef cur = LLVMGetInsertBlock(b);
+
+        if (!LLVMGetBasicBlockTerminator(cur)) {
+            LLVMBuildBr(b, bb);
+        }
+        LLVMMoveBasicBlockAfter(bb, cur);
+        LLVMPositionBuilderAtEnd(b, bb);
+        return true;
+    }
+    case INDEX_op_br:
+        LLVMBuildBr(b, label_bb(l, a[0]));
+        dead_block(l);
+        return true;
+    OPC2(brcond): {
+        LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                               "");
+        LLVMBuildCondBr(b, cmp(l, a[2], get(l, a[0]), get(l, a[1])),
+                        label_bb(l, a[3]), cont);
+        LLVMPositionBuilderAtEnd(b, cont);
+        return true;
+    }
+    case INDEX_op_goto_tb:
+        edge(l, false);
+        dead_block(l);
+        return true;
+    case INDEX_op_goto_ptr:
+        edge(l, true);
+        dead_block(l);
+        return true;
+    case INDEX_op_exit_tb:
+        exit_trace(l);
+        dead_block(l);
+        return true;
+    case INDEX_op_call:
+        return lower_call(l, op, a);
+    case INDEX_op_qemu_ld_i32:
+    case INDEX_op_qemu_ld_i64:
+        return lower_qemu_ld(l, op, a);
+    case INDEX_op_qemu_st_i32:
+    case INDEX_op_qemu_st_i64:
+    case INDEX_op_qemu_st8_i32:
+        return lower_qemu_st(l, op, a);
+
+    OPC2(mov):
+        set(l, a[0], get(l, a[1]));
+        return true;
+    OPC2(setcond):
+    OPC2(negsetcond):
+        x = LLVMBuildZExt(b, cmp(l, a[3], get(l, a[1]), get(l, a[2])), t, "");
+        if (op->opc == INDEX_op_negsetcond_i32 ||
+            op->opc == INDEX_op_negsetcond_i64) {
+            x = LLVMBuildNeg(b, x, "");
+        }
+        set(l, a[0], x);
+        return true;
+    OPC2(movcond):
+        set(l, a[0], LLVMBuildSelect(b, cmp(l, a[5], get(l, a[1]), get(l, a[2])),
+                                     get(l, a[3]), get(l, a[4]), ""));
+        return true;
+
+    /* host memory (env and pointers held in temps) */
+    case INDEX_op_ld8u_i32: case INDEX_op_ld8u_i64:
+    case INDEX_op_ld8s_i32: case INDEX_op_ld8s_i64:
+    case INDEX_op_ld16u_i32: case INDEX_op_ld16u_i64:
+    case INDEX_op_ld16s_i32: case INDEX_op_ld16s_i64:
+    case INDEX_op_ld32u_i64: case INDEX_op_ld32s_i64:
+    case INDEX_op_ld_i32: case INDEX_op_ld_i64: {
+        unsigned bits;
+        bool sign = false;
+
+        switch (op->opc) {
+        case INDEX_op_ld8s_i32: case INDEX_op_ld8s_i64: sign = true; /* fall through */
+        case INDEX_op_ld8u_i32: case INDEX_op_ld8u_i64: bits = 8; break;
+        case INDEX_op_ld16s_i32: case INDEX_op_ld16s_i64: sign = true; /* fall through */
+        case INDEX_op_ld16u_i32: case INDEX_op_ld16u_i64: bits = 16; break;
+        case INDEX_op_ld32s_i64: sign = true; /* fall through */
+        case INDEX_op_ld32u_i64: case INDEX_op_ld_i32: bits = 32; break;
+        default: bits = 64; break;
+        }
+        x = LLVMBuildLoad2(b, LLVMIntTypeInContext(l->ctx, bits),
+                           host_ptr(l, a[1], a[2]), "");
+        if (temp(l, a[1])->kind == HYBRID_TEMP_ENV && (int64_t)a[2] < 0) {
+            /* env's negative-offset fields (icount_decr: exit requests)
+               change under other threads: read them every time */
+            LLVMSetVolatile(x, true);
+        }
+        if (bits < LLVMGetIntTypeWidth(t)) {
+            x = sign ? LLVMBuildSExt(b, x, t, "") : LLVMBuildZExt(b, x, t, "");
+        }
+        set(l, a[0], x);
+        return true;
+    }
+    case INDEX_op_st8_i32: case INDEX_op_st8_i64:
+    case INDEX_op_st16_i32: case INDEX_op_st16_i64:
+    case INDEX_op_st32_i64: case INDEX_op_st_i32: case INDEX_op_st_i64: {
+        unsigned bits = op->opc == INDEX_op_st8_i32 || op->opc == INDEX_op_st8_i64 ? 8 :
+                        op->opc == INDEX_op_st16_i32 || op->opc == INDEX_op_st16_i64 ? 16 :
+                        op->opc == INDEX_op_st_i64 ? 64 : 32;
+        x = get(l, a[0]);
+        if (bits < LLVMGetIntTypeWidth(LLVMTypeOf(x))) {
+            x = LLVMBuildTrunc(b, x, LLVMIntTypeInContext(l->ctx, bits), "");
+        }
+        if (temp(l, a[1])->kind == HYBRID_TEMP_ENV) {
+            env_written(l, a[2]);
+            if ((int64_t)a[2] == l->s->target->can_do_io_offset) {
+                /* helpers cannot recompile an I/O insn of a trace (no TB
+                   to find from their return address): I/O stays legal */
+                x = kty(l->i8, 1);
+            }
+        }
+        LLVMBuildStore(b, x, host_ptr(l, a[1], a[2]));
+        return true;
+    }
+
+    OPC2(add): set(l, a[0], LLVMBuildAdd(b, get(l, a[1]), get(l, a[2]), "")); return true;
+    OPC2(sub): set(l, a[0], LLVMBuildSub(b, get(l, a[1]), get(l, a[2]), "")); return true;
+    OPC2(mul): set(l, a[0], LLVMBuildMul(b, get(l, a[1]), get(l, a[2]), "")); return true;
+    OPC2(and): set(l, a[0], LLVMBuildAnd(b, get(l, a[1]), get(l, a[2]), "")); return true;
+    OPC2(or): set(l, a[0], LLVMBuildOr(b, get(l, a[1]), get(l, a[2]), "")); return true;
+    OPC2(xor): set(l, a[0], LLVMBuildXor(b, get(l, a[1]), get(l, a[2]), "")); return true;
+    OPC2(andc): set(l, a[0], LLVMBuildAnd(b, get(l, a[1]), LLVMBuildNot(b, get(l, a[2]), ""), "")); return true;
+    OPC2(orc): set(l, a[0], LLVMBuildOr(b, get(l, a[1]), LLVMBuildNot(b, get(l, a[2]), ""), "")); return true;
+    OPC2(eqv): set(l, a[0], LLVMBuildNot(b, LLVMBuildXor(b, get(l, a[1]), get(l, a[2]), ""), "")); return true;
+    OPC2(nand): set(l, a[0], LLVMBuildNot(b, LLVMBuildAnd(b, get(l, a[1]), get(l, a[2]), ""), "")); return true;
+    OPC2(nor): set(l, a[0], LLVMBuildNot(b, LLVMBuildOr(b, get(l, a[1]), get(l, a[2]), ""), "")); return true;
+    OPC2(not): set(l, a[0], LLVMBuildNot(b, get(l, a[1]), "")); return true;
+    OPC2(neg): set(l, a[0], LLVMBuildNeg(b, get(l, a[1]), "")); return true;
+    OPC2(shl): set(l, a[0], LLVMBuildShl(b, get(l, a[1]), mask_count(l, get(l, a[2]), t), "")); return true;
+    OPC2(shr): set(l, a[0], LLVMBuildLShr(b, get(l, a[1]), mask_count(l, get(l, a[2]), t), "")); return true;
+    OPC2(sar): set(l, a[0], LLVMBuildAShr(b, get(l, a[1]), mask_count(l, get(l, a[2]), t), "")); return true;
+    OPC2(rotl):
+    OPC2(rotr): {
+        LLVMValueRef v[3] = { get(l, a[1]), NULL, get(l, a[2]) };
+        v[1] = v[0];
+        bool left = op->opc == INDEX_op_rotl_i32 || op->opc == INDEX_op_rotl_i64;
+        set(l, a[0], intrinsic(l, left ? "llvm.fshl" : "llvm.fshr", t, v, 3));
+        return true;
+    }
+    OPC2(div): OPC2(divu): OPC2(rem): OPC2(remu): {
+        /* TCG leaves division by zero unspecified; LLVM makes it UB */
+        LLVMValueRef d = get(l, a[2]);
+        LLVMValueRef zero = LLVMBuildICmp(b, LLVMIntEQ, d, LLVMConstNull(t), "");
+        d = LLVMBuildSelect(b, zero, kty(t, 1), d, "");
+        x = get(l, a[1]);
+        switch (op->opc) {
+        OPC2(div): {
+            /* INT_MIN / -1 overflows: TCG hosts wrap, LLVM is UB */
+            LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, d, LLVMConstAllOnes(t), "");
+            LLVMValueRef q = LLVMBuildSDiv(b, x, LLVMBuildSelect(b, m1, kty(t, 1), d, ""), "");
+            z = LLVMBuildSelect(b, m1, LLVMBuildNeg(b, x, ""), q, "");
+            break;
+        }
+        OPC2(divu): z = LLVMBuildUDiv(b, x, d, ""); break;
+        OPC2(rem): {
+            LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, d, LLVMConstAllOnes(t), "");
+            LLVMValueRef r = LLVMBuildSRem(b, x, LLVMBuildSelect(b, m1, kty(t, 1), d, ""), "");
+            z = LLVMBuildSelect(b, m1, LLVMConstNull(t), r, "");
+            break;
+        }
+        default: z = LLVMBuildURem(b, x, d, ""); break;
+        }
+        set(l, a[0], z);
+        return true;
+    }
+    OPC2(ext8s): set(l, a[0], low_bits(l, get(l, a[1]), 8, true, t)); return true;
+    OPC2(ext8u): set(l, a[0], low_bits(l, get(l, a[1]), 8, false, t)); return true;
+    OPC2(ext16s): set(l, a[0], low_bits(l, get(l, a[1]), 16, true, t)); return true;
+    OPC2(ext16u): set(l, a[0], low_bits(l, get(l, a[1]), 16, false, t)); return true;
+    case INDEX_op_ext32s_i64: set(l, a[0], low_bits(l, get(l, a[1]), 32, true, t)); return true;
+    case INDEX_op_ext32u_i64: set(l, a[0], low_bits(l, get(l, a[1]), 32, false, t)); return true;
+    case INDEX_op_ext_i32_i64: set(l, a[0], LLVMBuildSExt(b, get(l, a[1]), l->i64, "")); return true;
+    case INDEX_op_extu_i32_i64: set(l, a[0], LLVMBuildZExt(b, get(l, a[1]), l->i64, "")); return true;
+    case INDEX_op_extrl_i64_i32: set(l, a[0], LLVMBuildTrunc(b, get(l, a[1]), l->i32, "")); return true;
+    case INDEX_op_extrh_i64_i32:
+        set(l, a[0], LLVMBuildTrunc(b, LLVMBuildLShr(b, get(l, a[1]), k64(l, 32), ""), l->i32, ""));
+        return true;
+    OPC2(deposit): {
+        unsigned ofs = a[3], len = a[4], w = LLVMGetIntTypeWidth(t);
+        uint64_t m = len >= 64 ? ~0ull : ((1ull << len) - 1);
+        LLVMValueRef keep = LLVMBuildAnd(b, get(l, a[1]), kty(t, ~(m << ofs)), "");
+        LLVMValueRef ins = LLVMBuildShl(b, LLVMBuildAnd(b, get(l, a[2]), kty(t, m), ""),
+                                        kty(t, ofs), "");
+        (void)w;
+        set(l, a[0], LLVMBuildOr(b, keep, ins, ""));
+        return true;
+    }
+    OPC2(extract): {
+        unsigned ofs = a[2], len = a[3];
+        uint64_t m = len >= 64 ? ~0ull : ((1ull << len) - 1);
+        set(l, a[0], LLVMBuildAnd(b, LLVMBuildLShr(b, get(l, a[1]), kty(t, ofs), ""),
+                                  kty(t, m), ""));
+        return true;
+    }
+    OPC2(sextract): {
+        unsigned ofs = a[2], len = a[3], w = LLVMGetIntTypeWidth(t);
+        x = LLVMBuildShl(b, get(l, a[1]), kty(t, w - len - ofs), "");
+        set(l, a[0], LLVMBuildAShr(b, x, kty(t, w - len), ""));
+        return true;
+    }
+    OPC2(extract2): {
+        LLVMValueRef v[3] = { get(l, a[2]), get(l, a[1]), kty(t, a[3]) };
+        set(l, a[0], intrinsic(l, "llvm.fshr", t, v, 3));
+        return true;
+    }
+    OPC2(clz):
+    OPC2(ctz): {
+        bool lz = op->opc == INDEX_op_clz_i32 || op->opc == INDEX_op_clz_i64;
+        LLVMValueRef v[2] = { get(l, a[1]), kty(l->i1, 0) };
+        x = intrinsic(l, lz ? "llvm.ctlz" : "llvm.cttz", t, v, 2);
+        y = LLVMBuildICmp(b, LLVMIntEQ, v[0], LLVMConstNull(t), "");
+        set(l, a[0], LLVMBuildSelect(b, y, get(l, a[2]), x, ""));
+        return true;
+    }
+    OPC2(ctpop): {
+        LLVMValueRef v[1] = { get(l, a[1]) };
+        set(l, a[0], intrinsic(l, "llvm.ctpop", t, v, 1));
+        return true;
+    }
+    case INDEX_op_bswap16_i32: case INDEX_op_bswap16_i64:
+    case INDEX_op_bswap32_i32: case INDEX_op_bswap32_i64:
+    case INDEX_op_bswap64_i64: {
+        unsigned bits = op->opc == INDEX_op_bswap64_i64 ? 64 :
+            (op->opc == INDEX_op_bswap16_i32 || op->opc == INDEX_op_bswap16_i64) ? 16 : 32;
+        unsigned flags = bits == 64 ? 0 : a[2];
+        LLVMTypeRef nt = LLVMIntTypeInContext(l->ctx, bits);
+        LLVMValueRef v[1] = { LLVMBuildTrunc(b, get(l, a[1]), nt, "") };
+
+        if (bits == LLVMGetIntTypeWidth(t)) {
+            v[0] = get(l, a[1]);
+        }
+        x = intrinsic(l, "llvm.bswap", nt, v, 1);
+        if (bits < LLVMGetIntTypeWidth(t)) {
+            x = (flags & TCG_BSWAP_OS) ? LLVMBuildSExt(b, x, t, "")
+                                       : LLVMBuildZExt(b, x, t, "");
+        }
+        set(l, a[0], x);
+        return true;
+    }
+    OPC2(add2):
+    OPC2(sub2): {
+        unsigned w = LLVMGetIntTypeWidth(t);
+        LLVMTypeRef wt = LLVMIntTypeInContext(l->ctx, 2 * w);
+        LLVMValueRef sh = kty(wt, w);
+        LLVMValueRef p = LLVMBuildOr(b, LLVMBuildZExt(b, get(l, a[2]), wt, ""),
+                         LLVMBuildShl(b, LLVMBuildZExt(b, get(l, a[3]), wt, ""), sh, ""), "");
+        LLVMValueRef q = LLVMBuildOr(b, LLVMBuildZExt(b, get(l, a[4]), wt, ""),
+                         LLVMBuildShl(b, LLVMBuildZExt(b, get(l, a[5]), wt, ""), sh, ""), "");
+        bool add = op->opc == INDEX_op_add2_i32 || op->opc == INDEX_op_add2_i64;
+        z = add ? LLVMBuildAdd(b, p, q, "") : LLVMBuildSub(b, p, q, "");
+        x = LLVMBuildTrunc(b, z, t, "");
+        y = LLVMBuildTrunc(b, LLVMBuildLShr(b, z, sh, ""), t, "");
+        set(l, a[0], x);
+        set(l, a[1], y);
+        return true;
+    }
+    OPC2(mulu2):
+    OPC2(muls2): {
+        unsigned w = LLVMGetIntTypeWidth(t);
+        LLVMTypeRef wt = LLVMIntTypeInContext(l->ctx, 2 * w);
+        bool s = op->opc == INDEX_op_muls2_i32 || op->opc == INDEX_op_muls2_i64;
+        LLVMValueRef p = s ? LLVMBuildSExt(b, get(l, a[2]), wt, "") : LLVMBuildZExt(b, get(l, a[2]), wt, "");
+        LLVMValueRef q = s ? LLVMBuildSExt(b, get(l, a[3]), wt, "") : LLVMBuildZExt(b, get(l, a[3]), wt, "");
+        z = LLVMBuildMul(b, p, q, "");
+        x = LLVMBuildTrunc(b, z, t, "");
+        y = LLVMBuildTrunc(b, LLVMBuildLShr(b, z, kty(wt, w), ""), t, "");
+        set(l, a[0], x);
+        set(l, a[1], y);
+        return true;
+    }
+    OPC2(muluh):
+    OPC2(mulsh): {
+        unsigned w = LLVMGetIntTypeWidth(t);
+        LLVMTypeRef wt = LLVMIntTypeInContext(l->ctx, 2 * w);
+        bool s = op->opc == INDEX_op_mulsh_i32 || op->opc == INDEX_op_mulsh_i64;
+        LLVMValueRef p = s ? LLVMBuildSExt(b, get(l, a[1]), wt, "") : LLVMBuildZExt(b, get(l, a[1]), wt, "");
+        LLVMValueRef q = s ? LLVMBuildSExt(b, get(l, a[2]), wt, "") : LLVMBuildZExt(b, get(l, a[2]), wt, "");
+        z = LLVMBuildMul(b, p, q, "");
+        set(l, a[0], LLVMBuildTrunc(b, LLVMBuildLShr(b, z, kty(wt, w), ""), t, ""));
+        return true;
+    }
+    default:
+        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, def->name);
+    }
+}
+
+static bool lower_tb(Lower *l, unsigned i)
+{
+    l->tbi = i;
+    l->tb = &l->s->tbs[i];
+    l->slot = g_new0(LLVMValueRef, l->tb->ntemps);
+    l->label = g_new0(LLVMBasicBlockRef, l->tb->nlabels + 1);
+    l->have_insn = false;
+    LLVMPositionBuilderAtEnd(l->b, l->tb_bb[i]);
+    for (unsigned k = 0; k < l->tb->nops; k++) {
+        if (!lower_op(l, &l->tb->ops[k])) {
+            break;
+        }
+    }
+    /* TCG ends every TB with an exit; a block left open returns */
+    if (l->err->reason == HYBRID_ABORT__MAX &&
+        !LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(l->b))) {
+        exit_trace(l);
+    }
+    for (unsigned k = 0; k < l->tb->nlabels; k++) {
+        /* a label branched to but never placed: TCG would not do that */
+        if (l->label[k] && !LLVMGetBasicBlockTerminator(l->label[k])) {
+            LLVMPositionBuilderAtEnd(l->b, l->label[k]);
+            LLVMBuildUnreachable(l->b);
+        }
+    }
+    g_free(l->slot);
+    g_free(l->label);
+    return l->err->reason == HYBRID_ABORT__MAX;
+}
+
+bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
+                  const HybridSnapshot *s, const uint8_t *valid,
+                  HybridCompileError *err)
+{
+    Lower l = {
+        .ctx = ctx, .mod = mod, .s = s, .valid = valid, .err = err,
+    };
+    LLVMTypeRef fty;
+    bool ok = true;
+
+    err->reason = HYBRID_ABORT__MAX;
+    err->opc = -1;
+    err->detail[0] = 0;
+    l.i1 = LLVMInt1TypeInContext(ctx);
+    l.i8 = LLVMInt8TypeInContext(ctx);
+    l.i16 = LLVMInt16TypeInContext(ctx);
+    l.i32 = LLVMInt32TypeInContext(ctx);
+    l.i64 = LLVMInt64TypeInContext(ctx);
+    l.i128 = LLVMInt128TypeInContext(ctx);
+    l.ptr = LLVMPointerTypeInContext(ctx, 0);
+    l.vd = LLVMVoidTypeInContext(ctx);
+    fty = LLVMFunctionType(l.i64, &l.ptr, 1, false);
+    l.fn = LLVMAddFunction(mod, name, fty);
+    l.env = LLVMGetParam(l.fn, 0);
+    l.b = LLVMCreateBuilderInContext(ctx);
+    l.entry = LLVMAppendBasicBlockInContext(ctx, l.fn, "entry");
+    l.tb_bb = g_new0(LLVMBasicBlockRef, s->ntbs);
+    for (unsigned i = 0; i < s->ntbs; i++) {
+        l.tb_bb[i] = LLVMAppendBasicBlockInContext(ctx, l.fn, "tb");
+    }
+    for (unsigned i = 0; i < s->ntbs && ok; i++) {
+        ok = lower_tb(&l, i);
+    }
+    if (ok) {
+        LLVMPositionBuilderAtEnd(l.b, l.entry);
+        LLVMBuildBr(l.b, l.tb_bb[0]);
+        if (LLVMVerifyFunction(l.fn, LLVMReturnStatusAction)) {
+            ok = fail(&l, HYBRID_ABORT_LLVM, -1, "IR verification");
+        }
+    }
+    LLVMDisposeBuilder(l.b);
+    g_free(l.tb_bb);
+    return ok;
+}

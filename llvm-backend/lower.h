@@ -1,0 +1,17 @@
+/*
+ * llvm-backend internal: the lowering entry point (lower.c).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HYBRID_LOWER_H
+#define HYBRID_LOWER_H
+
+#include <llvm-c/Core.h>
+#include "llvm-backend.h"
+
+/* Add function @name lowering @s to @mod; false with @err set if not. */
+bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
+                  const HybridSnapshot *s, const uint8_t *valid,
+                  HybridCompileError *err);
+
+#endif
