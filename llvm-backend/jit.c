@@ -34,6 +34,13 @@ struct HybridCode {
 static LLVMOrcLLJITRef jit;
 static LLVMOrcJITDylibRef jd;
 static QemuMutex perf_lock;
+/*
+ * LLJIT's default compiler owns one TargetMachine, which is not safe for
+ * concurrent code generation (the C API cannot ask for a concurrent
+ * compiler): code generation and linking are serialised, lowering and
+ * the IR optimisation pipeline run in parallel.
+ */
+static QemuMutex codegen_lock;
 static FILE *perf_map;
 
 /* .text size of the object being linked on this thread */
@@ -114,6 +121,7 @@ bool hybrid_jit_init(Error **errp)
     LLVMOrcObjectTransformLayerSetTransform(
         LLVMOrcLLJITGetObjTransformLayer(jit), measure_object, NULL);
     qemu_mutex_init(&perf_lock);
+    qemu_mutex_init(&codegen_lock);
     {
         g_autofree char *path = g_strdup_printf("/tmp/perf-%d.map", getpid());
         perf_map = fopen(path, "w");
@@ -188,16 +196,15 @@ HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const uint8_t *valid,
     LLVMOrcDisposeThreadSafeContext(tsc);   /* the module keeps it alive */
 
     c = g_new0(HybridCode, 1);
+    qemu_mutex_lock(&codegen_lock);
     c->rt = LLVMOrcJITDylibCreateResourceTracker(jd);
     e = LLVMOrcLLJITAddLLVMIRModuleWithRT(jit, c->rt, tsm);
-    if (e) {
-        LLVMOrcDisposeThreadSafeModule(tsm);
-    }
     if (!e) {
         /* compiles now, on this thread */
         last_text_size = 0;
         e = LLVMOrcLLJITLookup(jit, &addr, name);
     }
+    qemu_mutex_unlock(&codegen_lock);
     if (take_error(e, err->detail, sizeof(err->detail))) {
         err->reason = HYBRID_ABORT_LLVM;
         hybrid_code_free(c);
@@ -222,7 +229,11 @@ size_t hybrid_code_size(const HybridCode *c)
 void hybrid_code_free(HybridCode *c)
 {
     if (c) {
-        LLVMErrorRef e = LLVMOrcResourceTrackerRemove(c->rt);
+        LLVMErrorRef e;
+
+        qemu_mutex_lock(&codegen_lock);
+        e = LLVMOrcResourceTrackerRemove(c->rt);
+        qemu_mutex_unlock(&codegen_lock);
         if (e) {
             LLVMConsumeError(e);
         }

@@ -135,11 +135,13 @@ static void *worker(void *arg)
     }
 }
 
+/* g_queue_insert_sorted(new, queued): hotter first; on a tie the newer
+   job first, because what is hot now matters more than what was */
 static gint hotter(gconstpointer a, gconstpointer b, gpointer unused)
 {
     const Job *x = a, *y = b;
 
-    return x->hotness > y->hotness ? -1 : x->hotness < y->hotness;
+    return x->hotness >= y->hotness ? -1 : 1;
 }
 
 bool hybrid_pool_start(unsigned nthreads, Error **errp)

@@ -43,7 +43,7 @@ static struct {
     QemuMutex lock;
     GHashTable *by_head;    /* HybridTBDesc * (of tbs[0]) -> HybridTrace */
     GHashTable *by_member;  /* const void *tb -> GSList of HybridTrace */
-    GHashTable *by_pc;      /* uint64_t *pc (in a trace) -> GSList */
+    GHashTable *by_pc;      /* uint64_t *pc (owned copy) -> GSList */
     GHashTable *by_id;      /* uint64_t *id -> HybridTrace */
     struct qht installed;   /* HybridTrace, keyed by head_tb */
     GPtrArray *live;        /* HybridTrace, owned */
@@ -88,7 +88,8 @@ void hybrid_table_init(void)
     qemu_mutex_init(&table.lock);
     table.by_head = g_hash_table_new(key_hash, key_equal);
     table.by_member = g_hash_table_new(g_direct_hash, g_direct_equal);
-    table.by_pc = g_hash_table_new(g_int64_hash, g_int64_equal);
+    table.by_pc = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+                                        NULL);
     table.by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
     qht_init(&table.installed, installed_cmp, 256, QHT_MODE_AUTO_RESIZE);
     table.live = g_ptr_array_new();
@@ -113,6 +114,8 @@ HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
     t->end = end;
     t->hotness = hotness;
     t->state = HYBRID_TRACE_RECORDED;
+    t->refs = 1;            /* the table's */
+    t->valid = 1;
     /* count distinct guest physical pages (4 KiB frames) */
     for (unsigned i = 0; i < ntbs; i++) {
         t->insns += tbs[i].key.insns;
@@ -152,6 +155,7 @@ void hybrid_trace_ref(HybridTrace *t)
 void hybrid_trace_unref(HybridTrace *t)
 {
     if (t && qatomic_fetch_dec(&t->refs) == 1) {
+        g_assert(qatomic_read(&t->state) == HYBRID_TRACE_INVALIDATED);
         call_rcu(t, trace_free_rcu, rcu);
     }
 }
@@ -162,37 +166,34 @@ void hybrid_trace_unref(HybridTrace *t)
  */
 static void multimap_add(GHashTable *map, gpointer key, HybridTrace *t)
 {
-    GSList *l = g_hash_table_lookup(map, key);
+    gpointer stored;
+    GSList *l;
 
-    if (!g_slist_find(l, t)) {
-        g_hash_table_insert(map, key, g_slist_prepend(l, t));
+    if (g_hash_table_lookup_extended(map, key, &stored, (gpointer *)&l)) {
+        if (!g_slist_find(l, t)) {
+            g_hash_table_insert(map, stored, g_slist_prepend(l, t));
+        }
+        return;
     }
+    if (map == table.by_pc) {
+        key = g_memdup2(key, sizeof(uint64_t));    /* by_pc owns its keys */
+    }
+    g_hash_table_insert(map, key, g_slist_prepend(NULL, t));
 }
 
 static void multimap_del(GHashTable *map, gconstpointer key, HybridTrace *t)
 {
-    gpointer orig_key;
+    gpointer stored;
     GSList *l;
 
-    if (!g_hash_table_lookup_extended(map, key, &orig_key, (gpointer *)&l)) {
+    if (!g_hash_table_lookup_extended(map, key, &stored, (gpointer *)&l)) {
         return;
     }
     l = g_slist_remove(l, t);
-    g_hash_table_steal(map, key);
     if (l) {
-        /* by_pc keys point into a trace: re-key with one that stays */
-        HybridTrace *o = l->data;
-        gpointer k = orig_key;
-
-        if (map == table.by_pc) {
-            for (unsigned i = 0; i < o->ntbs; i++) {
-                if (o->tbs[i].key.pc == *(const uint64_t *)key) {
-                    k = &o->tbs[i].key.pc;
-                    break;
-                }
-            }
-        }
-        g_hash_table_insert(map, k, l);
+        g_hash_table_insert(map, stored, l);
+    } else {
+        g_hash_table_remove(map, key);
     }
 }
 

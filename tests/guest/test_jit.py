@@ -1,0 +1,36 @@
+"""The LLVM tier (-accel hybrid,jit=1): the bundled guest boots and runs a
+CPU-bound program with compiled traces installed and entered (checked
+through QMP), with the same result as -accel tcg, with compiles on the
+vCPU (threads=0) and on optimizer threads (threads=2)."""
+import re
+from hybridtest import Tap, Guest
+
+t = Tap()
+
+
+def result(text):
+    m = re.search(r'hotloop: result=([0-9a-f]+)', text)
+    return m.group(1) if m else None
+
+
+g = Guest('tcg', run='hotloop')
+g.wait_exit(timeout=240)
+want = result(g.output())
+g.kill()
+t.ok(want, 'hotloop runs under tcg')
+
+for opts in ('jit=1,threads=0', 'jit=1,threads=2'):
+    g = Guest('hybrid,' + opts, run='hotloop')
+    started = g.wait_for('hotloop: func=', timeout=240)
+    r = g.qmp.cmd('query-hybrid-traces') if started else {}
+    g.wait_exit(timeout=240)
+    out = g.output()
+    c = r.get('return', {}).get('counters', {})
+    entered = sum(tr['entries'] for tr in r.get('return', {}).get('traces', []))
+    g.kill()
+    t.ok(started, '%s: the guest boots to userspace' % opts, out)
+    t.ok(c.get('compiled', 0) > 0 and c.get('installed', 0) > 0 and entered > 0,
+         '%s: traces were compiled, installed and entered' % opts, r)
+    t.ok(result(out) == want, '%s: hotloop result equals tcg\'s' % opts,
+         '%s vs %s\n%s' % (result(out), want, out[-3000:]))
+t.done()
