@@ -134,18 +134,6 @@ static void hybrid_tb_translated(CPUState *cpu, TranslationBlock *tb,
     hybrid_snapshot_capture(cpu, tb, pc);
 }
 
-/*
- * Per vCPU: a formed trace waiting for its snapshot until the vCPU is back
- * in the trace's privilege level (a user trace that ended in a syscall is
- * formed in kernel mode). Holds a reference. Owned by the vCPU thread.
- */
-static HybridTrace **snapshot_pending;
-
-static bool cpu_is_user(CPUState *cpu)
-{
-    return (cpu_env(cpu)->hflags & HF_CPL_MASK) == 3;
-}
-
 static void snapshot_and_submit(CPUState *cpu, HybridTrace *t)
 {
     HybridSnapshot *s;
@@ -166,39 +154,17 @@ static void snapshot_and_submit(CPUState *cpu, HybridTrace *t)
     hybrid_pool_submit(t, s);
 }
 
-/* A trace was formed on @opaque's thread: snapshot it, hand it over. */
-static void hybrid_trace_formed(void *opaque, HybridTrace *t)
+/* Trace @id is hot enough to compile; @opaque's vCPU is at its head. */
+static void hybrid_trace_promote(void *opaque, uint64_t id)
 {
-    CPUState *cpu = opaque;
-    HybridTrace **slot = &snapshot_pending[cpu->cpu_index];
+    HybridTrace *t;
 
     if (!hybrid_tier_on) {
         return;
     }
-    if (cpu_is_user(cpu) == t->user) {
-        snapshot_and_submit(cpu, t);
-        return;
-    }
-    if (*slot) {
-        /* one waits at a time: the older one stays with TCG */
-        hybrid_count_abort(HYBRID_ABORT_SNAPSHOT);
-        qatomic_inc(&hybrid_stats.aborted);
-        hybrid_table_install(*slot, NULL, NULL, 0, 0);
-        hybrid_trace_unref(*slot);
-    }
-    hybrid_trace_ref(t);
-    hybrid_table_set_state(t, HYBRID_TRACE_QUEUED);
-    *slot = t;
-}
-
-static void snapshot_pending_check(CPUState *cpu)
-{
-    HybridTrace **slot = &snapshot_pending[cpu->cpu_index];
-    HybridTrace *t = *slot;
-
-    if (t && cpu_is_user(cpu) == t->user) {
-        *slot = NULL;
-        snapshot_and_submit(cpu, t);
+    t = hybrid_table_claim(id);
+    if (t) {
+        snapshot_and_submit(opaque, t);
         hybrid_trace_unref(t);
     }
 }
@@ -233,9 +199,6 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
     HybridVCPU *v = vcpu_state(cpu);
     HybridTBDesc dt, dl;
 
-    if (unlikely(snapshot_pending[cpu->cpu_index])) {
-        snapshot_pending_check(cpu);
-    }
     if (qatomic_read(&hybrid_installed_count) && !v->recording) {
         HybridTrace *t = hybrid_table_installed(tb);
 
@@ -325,10 +288,9 @@ static int hybrid_init_machine(MachineState *ms)
     }
     hybrid_table_init();
     hybrid_vcpus = g_new0(HybridVCPU, ms->smp.max_cpus);
-    snapshot_pending = g_new0(HybridTrace *, ms->smp.max_cpus);
     for (unsigned i = 0; i < ms->smp.max_cpus; i++) {
         hybrid_vcpu_init(&hybrid_vcpus[i], hybrid_tb_valid);
-        hybrid_vcpus[i].formed = hybrid_trace_formed;
+        hybrid_vcpus[i].promote = hybrid_trace_promote;
     }
     {
         Error *err = NULL;

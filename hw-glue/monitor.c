@@ -14,6 +14,8 @@
 #include "accel/hybrid/hybrid.h"
 #include "accel/hybrid/hybrid-aborts.h"
 #include "accel/hybrid/trace.h"
+#include "accel/hybrid/pool.h"
+#include "llvm-backend/llvm-backend.h"
 
 static HybridCounters *counters_snapshot(void)
 {
@@ -36,6 +38,23 @@ static HybridCounters *counters_snapshot(void)
         a->count = qatomic_read(&hybrid_abort_count[i]);
         QAPI_LIST_PREPEND(c->aborts, a);
     }
+    c->unsupported_ops = NULL;
+    for (int i = HYBRID_MAX_OPCODES - 1; i >= 0; i--) {
+        uint64_t n = qatomic_read(&hybrid_unsupported_op_count[i]);
+        HybridAbortCount *a;
+
+        if (!n) {
+            continue;
+        }
+        a = g_new0(HybridAbortCount, 1);
+        a->reason = g_strdup(hybrid_llvm_op_name(i));
+        a->text = g_strdup("TCG op not lowered to LLVM IR");
+        a->count = n;
+        QAPI_LIST_PREPEND(c->unsupported_ops, a);
+    }
+    c->compile_ms = qatomic_read(&hybrid_compile_ns_total) / 1000000;
+    c->compile_ms_vcpu = qatomic_read(&hybrid_compile_ns_vcpu) / 1000000;
+    c->queued = hybrid_pool_queued();
     return c;
 }
 
@@ -54,6 +73,8 @@ static void add_trace(const HybridTrace *t, void *opaque)
     ti->samples = qatomic_read(&t->samples);
     ti->state = g_strdup(hybrid_trace_state_name[qatomic_read(&t->state)]);
     ti->end = g_strdup(hybrid_trace_end_name[t->end]);
+    ti->compile_us = t->compile_ns / 1000;
+    ti->code_size = t->code_size;
     QAPI_LIST_APPEND(*tail, ti);
 }
 
@@ -109,18 +130,26 @@ static void hmp_info_hybrid_traces(Monitor *mon, const QDict *qdict)
         g_string_append_printf(buf, " abort.%s=%" PRIu64,
                                a->value->reason, a->value->count);
     }
+    for (HybridAbortCountList *a = c->unsupported_ops; a; a = a->next) {
+        g_string_append_printf(buf, " unsupported.%s=%" PRIu64,
+                               a->value->reason, a->value->count);
+    }
+    g_string_append_printf(buf, " compile-ms=%" PRIu64 " compile-ms-vcpu=%"
+                           PRIu64 " queued=%u", c->compile_ms,
+                           c->compile_ms_vcpu, c->queued);
     g_string_append_printf(buf, " llvm=%s\n", r->llvm_version);
     g_string_append_printf(buf,
-                           "%6s %-6s %-18s %4s %6s %5s %12s %8s %-11s %s\n",
+                           "%6s %-6s %-18s %4s %6s %5s %12s %8s %-11s %-11s %9s %6s\n",
                            "id", "mode", "pc", "tbs", "insns", "pages",
-                           "entries", "samples", "state", "end");
+                           "entries", "samples", "state", "end",
+                           "compile-us", "bytes");
     for (HybridTraceInfoList *t = r->traces; t; t = t->next) {
         HybridTraceInfo *ti = t->value;
         g_string_append_printf(buf,
             "%6" PRIu64 " %-6s 0x%016" PRIx64 " %4u %6u %5u %12" PRIu64
-            " %8" PRIu64 " %-11s %s\n", ti->id, ti->mode, ti->pc, ti->tbs,
-            ti->insns, ti->pages, ti->entries, ti->samples, ti->state,
-            ti->end);
+            " %8" PRIu64 " %-11s %-11s %9" PRIu64 " %6" PRIu64 "\n", ti->id,
+            ti->mode, ti->pc, ti->tbs, ti->insns, ti->pages, ti->entries,
+            ti->samples, ti->state, ti->end, ti->compile_us, ti->code_size);
     }
     monitor_puts(mon, buf->str);
     qapi_free_HybridTraces(r);

@@ -16,6 +16,8 @@
 #include "qemu/thread.h"
 #include <llvm-c/Core.h>
 #include <llvm-c/Error.h>
+#include <llvm-c/ErrorHandling.h>
+#include <setjmp.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Object.h>
 #include <llvm-c/Orc.h>
@@ -43,6 +45,42 @@ static QemuMutex perf_lock;
 static QemuMutex codegen_lock;
 static FILE *perf_map;
 
+/*
+ * LLVM reports some failures (e.g. a type the code generator cannot
+ * legalise) as fatal errors, which would end QEMU. While a compile runs,
+ * its thread jumps back to hybrid_jit_compile() instead: the trace stays
+ * with TCG (abort reason "llvm") and the guest goes on. What LLVM had
+ * allocated for that compile is leaked, deliberately.
+ */
+static __thread sigjmp_buf *fatal_jmp;
+
+/*
+ * QEMU may exit() while an optimizer (or vCPU) thread compiles, and LLVM's
+ * static objects are destroyed at exit: compiles hold this for reading,
+ * and an exit handler takes it for writing, so no compile is running (or
+ * starts) once destruction begins.
+ */
+static pthread_rwlock_t exit_rwlock = PTHREAD_RWLOCK_INITIALIZER;
+
+static void jit_atexit(void)
+{
+    pthread_rwlock_wrlock(&exit_rwlock);
+}
+
+static void warm_up(void);
+static __thread const char *fatal_reason;
+
+static void fatal_handler(const char *reason)
+{
+    if (fatal_jmp) {
+        fatal_reason = reason;
+        siglongjmp(*fatal_jmp, 1);
+    }
+    fprintf(stderr, "hybrid: LLVM fatal error outside a compile: %s\n",
+            reason);
+    abort();
+}
+
 /* .text size of the object being linked on this thread */
 static __thread size_t last_text_size;
 
@@ -57,7 +95,9 @@ static LLVMErrorRef measure_object(void *ctx, LLVMMemoryBufferRef *obj)
         for (; !LLVMObjectFileIsSectionIteratorAtEnd(bin, it);
              LLVMMoveToNextSection(it)) {
             const char *name = LLVMGetSectionName(it);
-            if (name && g_str_has_prefix(name, ".text")) {
+            /* .ltext: the large code model the JIT uses on x86_64 */
+            if (name && (g_str_has_prefix(name, ".text") ||
+                         g_str_has_prefix(name, ".ltext"))) {
                 text += LLVMGetSectionSize(it);
             }
         }
@@ -96,6 +136,7 @@ bool hybrid_jit_init(Error **errp)
     }
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
+    LLVMInstallFatalErrorHandler(fatal_handler);
     /* the host layer names the target: triple, CPU and features */
     if (LLVMGetTargetFromTriple(tcg_host_info.llvm_triple, &target, &emsg)) {
         error_setg(errp, "hybrid: LLVM cannot target %s: %s",
@@ -122,11 +163,86 @@ bool hybrid_jit_init(Error **errp)
         LLVMOrcLLJITGetObjTransformLayer(jit), measure_object, NULL);
     qemu_mutex_init(&perf_lock);
     qemu_mutex_init(&codegen_lock);
+    warm_up();
+    /*
+     * Registered after the warm-up: LLVM's lazily constructed statics
+     * (destroyed at exit in reverse order of construction) now exist, so
+     * this handler runs before their destructors and waits for compiles.
+     */
+    atexit(jit_atexit);
     {
         g_autofree char *path = g_strdup_printf("/tmp/perf-%d.map", getpid());
         perf_map = fopen(path, "w");
     }
     return true;
+}
+
+static LLVMModuleRef lower_module(LLVMContextRef ctx, const HybridSnapshot *s,
+                                  const uint8_t *valid, const char *name,
+                                  HybridCompileError *err);
+static bool optimise(LLVMModuleRef mod, HybridCompileError *err);
+
+/*
+ * Compile a small function that exercises what traces use (branches,
+ * loads and stores, calls, an intrinsic) once, on the init thread, so that
+ * LLVM's lazily built global state exists before any optimizer thread.
+ */
+static void warm_up(void)
+{
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMContextRef ctx = LLVMOrcThreadSafeContextGetContext(tsc);
+    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext("warm", ctx);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+    LLVMTypeRef i64 = LLVMInt64TypeInContext(ctx);
+    LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
+    LLVMTypeRef fty = LLVMFunctionType(i64, &ptr, 1, false);
+    LLVMValueRef fn, env, v, c, args[3];
+    LLVMBasicBlockRef entry, yes, no;
+    LLVMOrcResourceTrackerRef rt;
+    LLVMOrcExecutorAddress addr;
+    HybridCompileError err;
+    unsigned id;
+
+    LLVMSetTarget(mod, LLVMOrcLLJITGetTripleString(jit));
+    LLVMSetDataLayout(mod, LLVMOrcLLJITGetDataLayoutStr(jit));
+    fn = LLVMAddFunction(mod, "hybrid_warm_up", fty);
+    env = LLVMGetParam(fn, 0);
+    entry = LLVMAppendBasicBlockInContext(ctx, fn, "");
+    yes = LLVMAppendBasicBlockInContext(ctx, fn, "");
+    no = LLVMAppendBasicBlockInContext(ctx, fn, "");
+    LLVMPositionBuilderAtEnd(b, entry);
+    v = LLVMBuildLoad2(b, i64, env, "");
+    id = LLVMLookupIntrinsicID("llvm.fshl", 9);
+    args[0] = v;
+    args[1] = v;
+    args[2] = LLVMConstInt(i64, 3, false);
+    v = LLVMBuildCall2(b, LLVMIntrinsicGetType(ctx, id, &i64, 1),
+                       LLVMGetIntrinsicDeclaration(mod, id, &i64, 1),
+                       args, 3, "");
+    LLVMBuildStore(b, v, env);
+    c = LLVMBuildICmp(b, LLVMIntEQ, v, LLVMConstInt(i64, 0, false), "");
+    LLVMBuildCondBr(b, c, yes, no);
+    LLVMPositionBuilderAtEnd(b, yes);
+    LLVMBuildCall2(b, LLVMFunctionType(LLVMVoidTypeInContext(ctx), &ptr, 1,
+                                       false),
+                   LLVMConstIntToPtr(LLVMConstInt(i64, 4096, false), ptr),
+                   &env, 1, "");
+    LLVMBuildRet(b, v);
+    LLVMPositionBuilderAtEnd(b, no);
+    LLVMBuildRet(b, LLVMConstInt(i64, 1, false));
+    LLVMDisposeBuilder(b);
+    optimise(mod, &err);
+    rt = LLVMOrcJITDylibCreateResourceTracker(jd);
+    if (!LLVMOrcLLJITAddLLVMIRModuleWithRT(jit, rt,
+            LLVMOrcCreateNewThreadSafeModule(mod, tsc))) {
+        LLVMErrorRef e = LLVMOrcLLJITLookup(jit, &addr, "hybrid_warm_up");
+        if (e) {
+            LLVMConsumeError(e);
+        }
+    }
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    LLVMConsumeError(LLVMOrcResourceTrackerRemove(rt));
+    LLVMOrcReleaseResourceTracker(rt);
 }
 
 static void perf_map_add(uintptr_t addr, size_t size, uint64_t id)
@@ -171,8 +287,38 @@ static bool optimise(LLVMModuleRef mod, HybridCompileError *err)
     return true;
 }
 
+static HybridCode *jit_compile(const HybridSnapshot *s, const uint8_t *valid,
+                               HybridCompileError *err, bool *locked);
+
 HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const uint8_t *valid,
                                HybridCompileError *err)
+{
+    sigjmp_buf jb;
+    bool locked = false;
+    HybridCode *c;
+
+    pthread_rwlock_rdlock(&exit_rwlock);
+    if (sigsetjmp(jb, 0)) {
+        fatal_jmp = NULL;
+        if (locked) {
+            qemu_mutex_unlock(&codegen_lock);
+        }
+        pthread_rwlock_unlock(&exit_rwlock);
+        err->reason = HYBRID_ABORT_LLVM;
+        err->opc = -1;
+        snprintf(err->detail, sizeof(err->detail), "fatal: %s",
+                 fatal_reason ? fatal_reason : "?");
+        return NULL;
+    }
+    fatal_jmp = &jb;
+    c = jit_compile(s, valid, err, &locked);
+    fatal_jmp = NULL;
+    pthread_rwlock_unlock(&exit_rwlock);
+    return c;
+}
+
+static HybridCode *jit_compile(const HybridSnapshot *s, const uint8_t *valid,
+                               HybridCompileError *err, bool *locked)
 {
     g_autofree char *name = g_strdup_printf("hybrid_trace_%" PRIu64,
                                             s->trace_id);
@@ -197,6 +343,7 @@ HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const uint8_t *valid,
 
     c = g_new0(HybridCode, 1);
     qemu_mutex_lock(&codegen_lock);
+    *locked = true;
     c->rt = LLVMOrcJITDylibCreateResourceTracker(jd);
     e = LLVMOrcLLJITAddLLVMIRModuleWithRT(jit, c->rt, tsm);
     if (!e) {
@@ -204,6 +351,7 @@ HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const uint8_t *valid,
         last_text_size = 0;
         e = LLVMOrcLLJITLookup(jit, &addr, name);
     }
+    *locked = false;
     qemu_mutex_unlock(&codegen_lock);
     if (take_error(e, err->detail, sizeof(err->detail))) {
         err->reason = HYBRID_ABORT_LLVM;
@@ -231,9 +379,11 @@ void hybrid_code_free(HybridCode *c)
     if (c) {
         LLVMErrorRef e;
 
+        pthread_rwlock_rdlock(&exit_rwlock);
         qemu_mutex_lock(&codegen_lock);
         e = LLVMOrcResourceTrackerRemove(c->rt);
         qemu_mutex_unlock(&codegen_lock);
+        pthread_rwlock_unlock(&exit_rwlock);
         if (e) {
             LLVMConsumeError(e);
         }

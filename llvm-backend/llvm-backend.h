@@ -41,6 +41,9 @@ size_t hybrid_code_size(const HybridCode *c);
 /* Free the code; only when no vCPU can be executing it. */
 void hybrid_code_free(HybridCode *c);
 
+/* The name of TCG opcode @opc ("?" if out of range). */
+const char *hybrid_llvm_op_name(int opc);
+
 /* For the log and tests: the IR of @s, before and after optimisation. */
 char *hybrid_lower_to_string(const HybridSnapshot *s, const uint8_t *valid,
                              bool optimised, HybridCompileError *err);

@@ -529,6 +529,26 @@ static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     return true;
 }
 
+/* The double-width product of @x and @y (signed or unsigned). */
+static LLVMValueRef wide_mul(Lower *l, LLVMValueRef x, LLVMValueRef y,
+                             bool sign)
+{
+    LLVMTypeRef wt = LLVMIntTypeInContext(l->ctx,
+                                          2 * LLVMGetIntTypeWidth(LLVMTypeOf(x)));
+
+    x = sign ? LLVMBuildSExt(l->b, x, wt, "") : LLVMBuildZExt(l->b, x, wt, "");
+    y = sign ? LLVMBuildSExt(l->b, y, wt, "") : LLVMBuildZExt(l->b, y, wt, "");
+    return LLVMBuildMul(l->b, x, y, "");
+}
+
+/* The upper half of double-width @z, as type @t. */
+static LLVMValueRef high_half(Lower *l, LLVMValueRef z, LLVMTypeRef t)
+{
+    return LLVMBuildTrunc(l->b, LLVMBuildLShr(l->b, z,
+                          kty(LLVMTypeOf(z), LLVMGetIntTypeWidth(t)), ""),
+                          t, "");
+}
+
 #define OPC2(name) case INDEX_op_##name##_i32: case INDEX_op_##name##_i64
 
 /* Lower one op; false (with l->err set) if it cannot be. */
@@ -821,37 +841,25 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
                          LLVMBuildShl(b, LLVMBuildZExt(b, get(l, a[5]), wt, ""), sh, ""), "");
         bool add = op->opc == INDEX_op_add2_i32 || op->opc == INDEX_op_add2_i64;
         z = add ? LLVMBuildAdd(b, p, q, "") : LLVMBuildSub(b, p, q, "");
-        x = LLVMBuildTrunc(b, z, t, "");
-        y = LLVMBuildTrunc(b, LLVMBuildLShr(b, z, sh, ""), t, "");
-        set(l, a[0], x);
-        set(l, a[1], y);
+        set(l, a[0], LLVMBuildTrunc(b, z, t, ""));
+        set(l, a[1], high_half(l, z, t));
         return true;
     }
     OPC2(mulu2):
-    OPC2(muls2): {
-        unsigned w = LLVMGetIntTypeWidth(t);
-        LLVMTypeRef wt = LLVMIntTypeInContext(l->ctx, 2 * w);
-        bool s = op->opc == INDEX_op_muls2_i32 || op->opc == INDEX_op_muls2_i64;
-        LLVMValueRef p = s ? LLVMBuildSExt(b, get(l, a[2]), wt, "") : LLVMBuildZExt(b, get(l, a[2]), wt, "");
-        LLVMValueRef q = s ? LLVMBuildSExt(b, get(l, a[3]), wt, "") : LLVMBuildZExt(b, get(l, a[3]), wt, "");
-        z = LLVMBuildMul(b, p, q, "");
-        x = LLVMBuildTrunc(b, z, t, "");
-        y = LLVMBuildTrunc(b, LLVMBuildLShr(b, z, kty(wt, w), ""), t, "");
-        set(l, a[0], x);
-        set(l, a[1], y);
+    OPC2(muls2):
+        z = wide_mul(l, get(l, a[2]), get(l, a[3]),
+                     op->opc == INDEX_op_muls2_i32 ||
+                     op->opc == INDEX_op_muls2_i64);
+        set(l, a[0], LLVMBuildTrunc(b, z, t, ""));
+        set(l, a[1], high_half(l, z, t));
         return true;
-    }
     OPC2(muluh):
-    OPC2(mulsh): {
-        unsigned w = LLVMGetIntTypeWidth(t);
-        LLVMTypeRef wt = LLVMIntTypeInContext(l->ctx, 2 * w);
-        bool s = op->opc == INDEX_op_mulsh_i32 || op->opc == INDEX_op_mulsh_i64;
-        LLVMValueRef p = s ? LLVMBuildSExt(b, get(l, a[1]), wt, "") : LLVMBuildZExt(b, get(l, a[1]), wt, "");
-        LLVMValueRef q = s ? LLVMBuildSExt(b, get(l, a[2]), wt, "") : LLVMBuildZExt(b, get(l, a[2]), wt, "");
-        z = LLVMBuildMul(b, p, q, "");
-        set(l, a[0], LLVMBuildTrunc(b, LLVMBuildLShr(b, z, kty(wt, w), ""), t, ""));
+    OPC2(mulsh):
+        z = wide_mul(l, get(l, a[1]), get(l, a[2]),
+                     op->opc == INDEX_op_mulsh_i32 ||
+                     op->opc == INDEX_op_mulsh_i64);
+        set(l, a[0], high_half(l, z, t));
         return true;
-    }
     default:
         return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, def->name);
     }
@@ -930,4 +938,9 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
     LLVMDisposeBuilder(l.b);
     g_free(l.tb_bb);
     return ok;
+}
+
+const char *hybrid_llvm_op_name(int opc)
+{
+    return opc >= 0 && opc < NB_OPS ? tcg_op_defs[opc].name : "?";
 }

@@ -79,7 +79,7 @@ if [ ! -f "$OUT/initrd.gz" ] || [ "$init" -nt "$OUT/initrd.gz" ] ||
         [ -e "$src" ] || continue
         name=$(basename "$src")
         case "$name" in
-            *.c) gcc -static -O2 -Wall -o "$root/opt/hybrid/${name%.c}" "$src" -lpthread ;;
+            *.c) gcc -static -O2 -Wall -I"$progs" -o "$root/opt/hybrid/${name%.c}" "$src" -lpthread ;;
             *.h) ;;
             *) cp "$src" "$root/opt/hybrid/$name"; chmod 755 "$root/opt/hybrid/$name" ;;
         esac

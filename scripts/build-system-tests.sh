@@ -18,7 +18,8 @@ CFLAGS="-nostdlib -ggdb -O0 -I$T/minilib"
 LDFLAGS="-Wl,-T$T/x86_64/system/kernel.ld -Wl,-melf_x86_64 -static -nostdlib"
 
 stamp=$OUT/.stamp
-newest=$(ls -t "$0" "$TOP"/tests/system/*.c "$T"/multiarch/system/*.c | head -n1)
+newest=$(ls -t "$0" "$TOP"/tests/system/*.c "$TOP"/guest/programs/*.h \
+         "$T"/multiarch/system/*.c | head -n1)
 if [ -f "$stamp" ] && [ "$stamp" -nt "$newest" ]; then
     exit 0
 fi

@@ -22,6 +22,8 @@
       "aborted recordings after which a trace head is never tried again")  \
     X(jit,            "jit",           0,       0,   1,                      \
       "1: compile traces with LLVM and run them (experimental, see README)") \
+    X(jit_hot,        "jit-hot",       50,      1,   1000000,                \
+      "entries into a formed trace's head before it is compiled")         \
     X(max_traces,     "max-traces",    0,       0,   1000000000,             \
       "compile at most this many traces (0: no limit; for bisecting)")
 

@@ -179,7 +179,6 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s)
     j->trace = t;
     j->snap = s;
     j->hotness = t->hotness;
-    hybrid_table_set_state(t, HYBRID_TRACE_QUEUED);
     if (pool.nthreads == 0) {
         compile(j, true);
         job_free(j);

@@ -97,9 +97,6 @@ static void end_recording(HybridVCPU *v, HybridTraceEnd end)
     v->rec_head->state = HYBRID_HEAD_TRACED;
     v->rec_head->trace_id = t->id;
     stop_recording(v);
-    if (v->formed) {
-        v->formed(v->opaque, t);
-    }
 }
 
 static HybridStep record_step(HybridVCPU *v, const HybridTBDesc *tb)
@@ -195,11 +192,18 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
     }
     if (h->state == HYBRID_HEAD_TRACED) {
         /*
-         * Its trace is compiling or installed: keep jumps into the head
-         * unchained, so that the execution loop can enter the trace. If it
-         * failed or went away, give the head back to TCG's chaining.
+         * Keep jumps into the head unchained, so that the execution loop
+         * sees it: after jit-hot entries its trace is handed to the
+         * compiler (the vCPU is at the head, in the trace's mode, with
+         * its code mapped), and once installed it is entered from here.
+         * If the trace failed or went away, give the head back to TCG.
          */
-        if (++h->waits % 64 == 0 && !hybrid_table_trace_pending(h->trace_id)) {
+        h->waits++;
+        if (h->waits == hybrid_params.jit_hot && v->promote && h->trace_id) {
+            v->promote(v->opaque, h->trace_id);
+        }
+        if (h->waits >= hybrid_params.jit_hot && h->waits % 64 == 0 &&
+            !hybrid_table_trace_pending(h->trace_id)) {
             h->state = HYBRID_HEAD_DONE;
             return HYBRID_STEP_RUN;
         }
@@ -211,7 +215,8 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
     if (++h->count < h->threshold) {
         return HYBRID_STEP_NO_CHAIN;
     }
-    if (hybrid_table_has_head(tb)) {
+    h->trace_id = hybrid_table_head_id(tb);
+    if (h->trace_id) {
         h->state = HYBRID_HEAD_TRACED;   /* another vCPU traced it */
         return HYBRID_STEP_NO_CHAIN;
     }

@@ -39,8 +39,11 @@ typedef struct HybridVCPU {
     GArray *rec;                /* HybridTraceTB recorded so far */
     /* is this TB still valid? (hw-glue: CF_INVALID not set) */
     bool (*tb_valid)(const void *tb);
-    /* a trace was formed on this vCPU (hw-glue: snapshot, compile) */
-    void (*formed)(void *opaque, HybridTrace *t);
+    /*
+     * The head of trace @id was entered jit-hot times since the trace was
+     * formed, and the vCPU is at it now (hw-glue: snapshot, compile).
+     */
+    void (*promote)(void *opaque, uint64_t id);
     void *opaque;
 } HybridVCPU;
 

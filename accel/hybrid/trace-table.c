@@ -223,6 +223,34 @@ bool hybrid_table_has_head(const HybridTBDesc *d)
     return found;
 }
 
+uint64_t hybrid_table_head_id(const HybridTBDesc *d)
+{
+    HybridTrace *t;
+    uint64_t id;
+
+    qemu_mutex_lock(&table.lock);
+    t = g_hash_table_lookup(table.by_head, d);
+    id = t ? t->id : 0;
+    qemu_mutex_unlock(&table.lock);
+    return id;
+}
+
+HybridTrace *hybrid_table_claim(uint64_t id)
+{
+    HybridTrace *t;
+
+    qemu_mutex_lock(&table.lock);
+    t = g_hash_table_lookup(table.by_id, &id);
+    if (t && t->state == HYBRID_TRACE_RECORDED) {
+        qatomic_set(&t->state, HYBRID_TRACE_QUEUED);
+        hybrid_trace_ref(t);
+    } else {
+        t = NULL;
+    }
+    qemu_mutex_unlock(&table.lock);
+    return t;
+}
+
 int hybrid_table_insert(HybridTrace *t, bool (*tb_valid)(const void *tb))
 {
     int why = -1;

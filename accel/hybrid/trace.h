@@ -119,6 +119,13 @@ bool hybrid_tb_same_key(const HybridTBDesc *a, const HybridTBDesc *b);
 void hybrid_table_init(void);
 /* Is there a live trace whose head has @d's key? */
 bool hybrid_table_has_head(const HybridTBDesc *d);
+/* The id of the live trace whose head has @d's key, or 0. */
+uint64_t hybrid_table_head_id(const HybridTBDesc *d);
+/*
+ * Claim trace @id for compilation: if it is live and only recorded, mark
+ * it queued and return it with a reference held; else NULL.
+ */
+HybridTrace *hybrid_table_claim(uint64_t id);
 /*
  * Insert @t (which the table then owns) unless a trace with the same head
  * exists or a member TB is already invalid (@tb_valid says, checked under

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
+#include "hotloop-body.h"
 
 __attribute__((noinline, aligned(64)))
 static uint64_t hot_loop(uint64_t n, uint64_t seed)
@@ -18,14 +19,7 @@ static uint64_t hot_loop(uint64_t n, uint64_t seed)
     uint64_t x = seed, acc = 0;
 
     for (uint64_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        if (x & 1) {
-            acc += x >> 3;
-        } else {
-            acc ^= x;
-        }
+        HOTLOOP_BODY(x, acc);
     }
     return acc;
 }

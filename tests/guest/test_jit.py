@@ -31,6 +31,18 @@ for opts in ('jit=1,threads=0', 'jit=1,threads=2'):
     t.ok(started, '%s: the guest boots to userspace' % opts, out)
     t.ok(c.get('compiled', 0) > 0 and c.get('installed', 0) > 0 and entered > 0,
          '%s: traces were compiled, installed and entered' % opts, r)
+    if opts.endswith('threads=0'):
+        t.ok(c.get('compile-ms-vcpu') == c.get('compile-ms'),
+             '%s: compiles run on the vCPU' % opts, c)
+    else:
+        t.ok(c.get('compile-ms', 0) > 0 and c.get('compile-ms-vcpu') == 0,
+             '%s: compile time is spent in optimizer threads, not vCPUs'
+             % opts, c)
+    compiled = [tr for tr in r.get('return', {}).get('traces', [])
+                if tr['state'] == 'installed']
+    t.ok(compiled and all(tr['code-size'] > 0 and tr['compile-us'] > 0
+                          for tr in compiled),
+         '%s: installed traces show compile time and code size' % opts, r)
     t.ok(result(out) == want, '%s: hotloop result equals tcg\'s' % opts,
          '%s vs %s\n%s' % (result(out), want, out[-3000:]))
 t.done()

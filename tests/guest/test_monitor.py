@@ -13,7 +13,8 @@ c = ret.get('counters', {})
 t.ok('return' in r and isinstance(ret.get('traces'), list),
      'QMP query-hybrid-traces answers with a trace list', r)
 for key in ('formed', 'compiled', 'installed', 'invalidated', 'aborted',
-            'tbs-translated', 'tbs-invalidated', 'flushes', 'aborts'):
+            'tbs-translated', 'tbs-invalidated', 'flushes', 'aborts',
+            'unsupported-ops', 'compile-ms', 'compile-ms-vcpu', 'queued'):
     t.ok(key in c, 'counters has %s' % key, r)
 t.ok(c.get('tbs-translated', 0) > 1000,
      'counters reflect real translation work', r)
@@ -26,7 +27,7 @@ text = g.hmp.hmp('info hybrid-traces')
 m = re.search(r'tbs-translated=(\d+)', text)
 t.ok(m and int(m.group(1)) >= c.get('tbs-translated', 0),
      'HMP info hybrid-traces prints the same counters', text)
-t.ok(re.search(r'^\s*id\s+mode\s+pc\s+tbs\s+insns\s+pages\s+entries\s+samples\s+state\s+end',
+t.ok(re.search(r'^\s*id\s+mode\s+pc\s+tbs\s+insns\s+pages\s+entries\s+samples\s+state\s+end\s+compile-us\s+bytes',
                text, re.M), 'HMP prints the trace table header', text)
 text = g.hmp.hmp('info hybrid-traces 3')
 t.ok('formed=' in text, 'HMP accepts a row limit', text)

@@ -5,6 +5,7 @@
  * checksum that must match across tiers.
  */
 #include <minilib.h>
+#include "../../guest/programs/hotloop-body.h"
 
 __attribute__((noinline, aligned(64)))
 static unsigned long kernel_loop(unsigned long n, unsigned long seed)
@@ -12,14 +13,7 @@ static unsigned long kernel_loop(unsigned long n, unsigned long seed)
     unsigned long x = seed, acc = 0;
 
     for (unsigned long i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        if (x & 1) {
-            acc += x >> 3;
-        } else {
-            acc ^= x;
-        }
+        HOTLOOP_BODY(x, acc);
     }
     return acc;
 }
