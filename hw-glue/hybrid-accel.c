@@ -214,6 +214,7 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
             if (exit < t->ntbs) {
                 qatomic_inc(&t->exits[exit]);
             }
+            v->trace_exit = true;   /* where it left is a NET head */
             return HYBRID_EXEC_RELOOKUP;
         }
     }

@@ -171,16 +171,20 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
                             const HybridTBDesc *tb)
 {
     HybridHead *h;
+    bool exit_head;
 
     if (v->recording) {
         return record_step(v, tb);
     }
-    if (!last || tb->recording_variant || tb->special) {
+    exit_head = v->trace_exit;
+    v->trace_exit = false;
+    if ((!last && !exit_head) || tb->recording_variant || tb->special) {
         return HYBRID_STEP_RUN;
     }
     h = g_hash_table_lookup(v->heads, tb->tb);
     if (!h) {
-        if (!backward_edge(last, tb)) {
+        /* NET heads: targets of backward edges and of trace exits */
+        if (!exit_head && !backward_edge(last, tb)) {
             return HYBRID_STEP_RUN;
         }
         if (g_hash_table_size(v->heads) >= HYBRID_MAX_HEADS) {

@@ -32,6 +32,7 @@ typedef struct HybridHead {
 typedef struct HybridVCPU {
     GHashTable *heads;          /* TB identity -> HybridHead */
     bool event;                 /* exception/interrupt/exit since last step */
+    bool trace_exit;            /* a compiled trace just left to this TB */
     bool recording;
     const void *rec_head_tb;    /* the hot TB (normal variant) */
     HybridHead *rec_head;
@@ -61,8 +62,9 @@ void hybrid_vcpu_destroy(HybridVCPU *v);
 
 /*
  * The vCPU is about to run @tb; @last (or NULL) is the TB that just
- * returned to the execution loop. Counts NET heads (targets of backward
- * edges), starts, continues and ends recordings.
+ * returned to the execution loop (set v->trace_exit instead when a
+ * compiled trace just returned). Counts NET heads (targets of backward
+ * edges and of trace exits), starts, continues and ends recordings.
  */
 HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
                             const HybridTBDesc *tb);

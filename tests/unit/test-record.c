@@ -161,6 +161,31 @@ static void test_loop_trace(void)
     hybrid_vcpu_destroy(&v);
 }
 
+/* Where a compiled trace exits is a head too (NET), with no edge seen. */
+static void test_trace_exit_head(void)
+{
+    HybridVCPU v;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    hybrid_params.hot = 3;
+    /* without an edge or a trace exit, nothing is counted */
+    for (int i = 0; i < 10; i++) {
+        g_assert_cmpint(run(&v, -1, 60, true), ==, HYBRID_STEP_RUN);
+    }
+    g_assert_null(g_hash_table_lookup(v.heads, &normal[60]));
+    /* a forward target is no head, unless a trace exited to it */
+    g_assert_cmpint(run(&v, 10, 60, true), ==, HYBRID_STEP_RUN);
+    v.trace_exit = true;
+    g_assert_cmpint(run(&v, -1, 60, true), ==, HYBRID_STEP_NO_CHAIN);
+    g_assert_false(v.trace_exit);
+    v.trace_exit = true;
+    g_assert_cmpint(run(&v, -1, 60, true), ==, HYBRID_STEP_NO_CHAIN);
+    v.trace_exit = true;
+    g_assert_cmpint(run(&v, -1, 60, true), ==, HYBRID_STEP_RECORD);
+    hybrid_vcpu_destroy(&v);
+}
+
 static void test_max_tbs_and_trace_head(void)
 {
     HybridVCPU v;
@@ -426,6 +451,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     hybrid_table_init();
     g_test_add_func("/hybrid/record/loop-trace", test_loop_trace);
+    g_test_add_func("/hybrid/record/trace-exit-head", test_trace_exit_head);
     g_test_add_func("/hybrid/record/max-tbs-and-trace-head",
                     test_max_tbs_and_trace_head);
     g_test_add_func("/hybrid/record/aborts-and-blacklist",
