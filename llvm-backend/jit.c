@@ -62,9 +62,30 @@ static __thread sigjmp_buf *fatal_jmp;
  */
 static pthread_rwlock_t exit_rwlock = PTHREAD_RWLOCK_INITIALIZER;
 
+static bool exiting;
+
 static void jit_atexit(void)
 {
-    pthread_rwlock_wrlock(&exit_rwlock);
+    if (!exiting) {             /* registered more than once, see below */
+        exiting = true;
+        pthread_rwlock_wrlock(&exit_rwlock);
+    }
+}
+
+/*
+ * exit() runs handlers in reverse order of registration, and LLVM builds
+ * some global state lazily, during compiles, with destructors registered
+ * then. Registering the handler again after compiles keeps it ahead of
+ * them: often at first, rarely later, when new state is unlikely.
+ */
+static void jit_atexit_refresh(void)
+{
+    static unsigned compiles;
+    unsigned n = qatomic_fetch_inc(&compiles);
+
+    if (n < 256 || n % 256 == 0) {
+        atexit(jit_atexit);
+    }
 }
 
 static void warm_up(void);
@@ -164,11 +185,7 @@ bool hybrid_jit_init(Error **errp)
     qemu_mutex_init(&perf_lock);
     qemu_mutex_init(&codegen_lock);
     warm_up();
-    /*
-     * Registered after the warm-up: LLVM's lazily constructed statics
-     * (destroyed at exit in reverse order of construction) now exist, so
-     * this handler runs before their destructors and waits for compiles.
-     */
+    /* after the warm-up: ahead of what it built (see jit_atexit_refresh) */
     atexit(jit_atexit);
     {
         g_autofree char *path = g_strdup_printf("/tmp/perf-%d.map", getpid());
@@ -313,6 +330,7 @@ HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const uint8_t *valid,
     fatal_jmp = &jb;
     c = jit_compile(s, valid, err, &locked);
     fatal_jmp = NULL;
+    jit_atexit_refresh();
     pthread_rwlock_unlock(&exit_rwlock);
     return c;
 }
