@@ -291,7 +291,6 @@ static int hybrid_init_machine(MachineState *ms)
     hybrid_vcpus = g_new0(HybridVCPU, ms->smp.max_cpus);
     for (unsigned i = 0; i < ms->smp.max_cpus; i++) {
         hybrid_vcpu_init(&hybrid_vcpus[i], hybrid_tb_valid);
-        hybrid_vcpus[i].promote = hybrid_trace_promote;
     }
     {
         Error *err = NULL;
@@ -302,6 +301,9 @@ static int hybrid_init_machine(MachineState *ms)
             if (!hybrid_tier_on) {
                 warn_report_err(err);
             }
+        }
+        for (unsigned i = 0; i < ms->smp.max_cpus && hybrid_tier_on; i++) {
+            hybrid_vcpus[i].promote = hybrid_trace_promote;
         }
     }
     qatomic_set(&hybrid_in_use, true);

@@ -194,6 +194,10 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
         h->threshold = hybrid_params.hot;
         g_hash_table_insert(v->heads, (gpointer)tb->tb, h);
     }
+    if (h->state == HYBRID_HEAD_TRACED && !v->promote) {
+        h->state = HYBRID_HEAD_DONE;    /* no compiler: TCG chains as usual */
+        return HYBRID_STEP_RUN;
+    }
     if (h->state == HYBRID_HEAD_TRACED) {
         /*
          * Keep jumps into the head unchained, so that the execution loop

@@ -92,6 +92,10 @@ static Found live_traces(void)
     return f;
 }
 
+static void promote_nothing(void *opaque, uint64_t id)
+{
+}
+
 /* Drive a loop body (TBs first..last) until it is hot and recorded. */
 static void loop_until_formed(HybridVCPU *v, int first, int last, bool user,
                               int max_iters)
@@ -145,6 +149,7 @@ static void test_loop_trace(void)
     g_assert_cmpint(f.t[0]->tbs[0].next_pc, ==, 0x1000 + 0x40 * 11);
     g_assert_true(f.t[0]->head_tb == &normal[10]);
     g_assert_cmpint(qatomic_read(&hybrid_stats.formed), ==, 1);
+    v.promote = promote_nothing;        /* as with a compiler (jit=1) */
 
     /* traced: jumps into the head stay unchained while the trace is
        on its way to compiled code, so the execution loop can enter it */
@@ -202,6 +207,8 @@ static void test_max_tbs_and_trace_head(void)
     g_assert_cmpint(f.t[0]->ntbs, ==, 4);
     g_assert_cmpint(f.t[0]->end, ==, HYBRID_END_MAX_TBS);
     g_assert_false(f.t[0]->user);
+    /* no compiler (jit=0): a traced head is chained again at once */
+    g_assert_cmpint(run(&v, 109, 100, false), ==, HYBRID_STEP_RUN);
 
     /* a second loop 200..203 that runs into the first trace's head */
     g_assert_cmpint(run(&v, 203, 200, false), ==, HYBRID_STEP_NO_CHAIN);
