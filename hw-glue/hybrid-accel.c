@@ -147,7 +147,6 @@ static void snapshot_and_submit(CPUState *cpu, HybridTrace *t)
     }
     if (!s) {
         hybrid_count_abort(why);
-        qatomic_inc(&hybrid_stats.aborted);
         hybrid_table_install(t, NULL, NULL, 0, 0);
         return;
     }

@@ -34,7 +34,7 @@ typedef struct Lower {
     LLVMModuleRef mod;
     LLVMBuilderRef b;
     LLVMValueRef fn, env;
-    LLVMTypeRef i1, i8, i16, i32, i64, i128, ptr, vd;
+    LLVMTypeRef i1, i8, i32, i64, ptr, vd;
     LLVMBasicBlockRef entry;
     LLVMBasicBlockRef *tb_bb;
     const HybridSnapshot *s;
@@ -910,10 +910,8 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
     err->detail[0] = 0;
     l.i1 = LLVMInt1TypeInContext(ctx);
     l.i8 = LLVMInt8TypeInContext(ctx);
-    l.i16 = LLVMInt16TypeInContext(ctx);
     l.i32 = LLVMInt32TypeInContext(ctx);
     l.i64 = LLVMInt64TypeInContext(ctx);
-    l.i128 = LLVMInt128TypeInContext(ctx);
     l.ptr = LLVMPointerTypeInContext(ctx, 0);
     l.vd = LLVMVoidTypeInContext(ctx);
     fty = LLVMFunctionType(l.i64, &l.ptr, 1, false);

@@ -7,8 +7,6 @@
 #ifndef HYBRID_ABORTS_H
 #define HYBRID_ABORTS_H
 
-#include "qemu/atomic.h"
-
 /*      id            name              text */
 #define HYBRID_ABORTS(X)                                                    \
     X(EVENT,          "event",                                              \
@@ -60,9 +58,7 @@ extern uint64_t hybrid_abort_count[HYBRID_ABORT__MAX];
 #define HYBRID_MAX_OPCODES 512
 extern uint64_t hybrid_unsupported_op_count[HYBRID_MAX_OPCODES];
 
-static inline void hybrid_count_abort(HybridAbort why)
-{
-    qatomic_inc(&hybrid_abort_count[why]);
-}
+/* Count an abort: per reason, and in hybrid_stats.aborted. */
+void hybrid_count_abort(HybridAbort why);
 
 #endif /* HYBRID_ABORTS_H */

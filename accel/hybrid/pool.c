@@ -102,7 +102,6 @@ static void compile(Job *j, bool on_vcpu)
     }
     if (!code) {
         hybrid_count_abort(err.reason);
-        qatomic_inc(&hybrid_stats.aborted);
         if (err.opc >= 0 && err.opc < HYBRID_MAX_OPCODES) {
             qatomic_inc(&hybrid_unsupported_op_count[err.opc]);
         }
@@ -193,7 +192,6 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s)
     qemu_mutex_unlock(&pool.lock);
     if (dropped) {
         hybrid_count_abort(HYBRID_ABORT_QUEUE_FULL);
-        qatomic_inc(&hybrid_stats.aborted);
         hybrid_table_install(dropped->trace, NULL, NULL, 0, 0);
         job_free(dropped);
     }

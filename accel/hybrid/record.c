@@ -49,8 +49,7 @@ static void stop_recording(HybridVCPU *v)
 void hybrid_vcpu_flush(HybridVCPU *v)
 {
     if (v->recording) {
-        qatomic_inc(&hybrid_abort_count[HYBRID_ABORT_FLUSH]);
-        qatomic_inc(&hybrid_stats.aborted);
+        hybrid_count_abort(HYBRID_ABORT_FLUSH);
     }
     stop_recording(v);
     g_hash_table_remove_all(v->heads);
@@ -60,8 +59,7 @@ static void abort_recording(HybridVCPU *v, HybridAbort why)
 {
     HybridHead *h = v->rec_head;
 
-    qatomic_inc(&hybrid_abort_count[why]);
-    qatomic_inc(&hybrid_stats.aborted);
+    hybrid_count_abort(why);
     if (++h->aborts >= hybrid_params.blacklist) {
         h->state = HYBRID_HEAD_BLACKLISTED;
     } else {
@@ -84,8 +82,7 @@ static void end_recording(HybridVCPU *v, HybridTraceEnd end)
         hybrid_trace_free(t);
         if (why == HYBRID_ABORT_DUPLICATE) {
             /* not this head's fault: it is traced, by someone else */
-            qatomic_inc(&hybrid_abort_count[why]);
-            qatomic_inc(&hybrid_stats.aborted);
+            hybrid_count_abort(why);
             v->rec_head->state = HYBRID_HEAD_TRACED;
             stop_recording(v);
         } else {

@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/atomic.h"
 #include "hybrid.h"
 #include "hybrid-aborts.h"
 
@@ -19,4 +20,10 @@ const HybridAbortInfo hybrid_abort_info[HYBRID_ABORT__MAX] = {
 };
 
 uint64_t hybrid_abort_count[HYBRID_ABORT__MAX];
+
+void hybrid_count_abort(HybridAbort why)
+{
+    qatomic_inc(&hybrid_abort_count[why]);
+    qatomic_inc(&hybrid_stats.aborted);
+}
 uint64_t hybrid_unsupported_op_count[HYBRID_MAX_OPCODES];

@@ -213,16 +213,6 @@ static void remove_locked(HybridTrace *t)
     }
 }
 
-bool hybrid_table_has_head(const HybridTBDesc *d)
-{
-    bool found;
-
-    qemu_mutex_lock(&table.lock);
-    found = g_hash_table_contains(table.by_head, d);
-    qemu_mutex_unlock(&table.lock);
-    return found;
-}
-
 uint64_t hybrid_table_head_id(const HybridTBDesc *d)
 {
     HybridTrace *t;
@@ -233,6 +223,11 @@ uint64_t hybrid_table_head_id(const HybridTBDesc *d)
     id = t ? t->id : 0;
     qemu_mutex_unlock(&table.lock);
     return id;
+}
+
+bool hybrid_table_has_head(const HybridTBDesc *d)
+{
+    return hybrid_table_head_id(d) != 0;    /* ids start at 1 */
 }
 
 HybridTrace *hybrid_table_claim(uint64_t id)
