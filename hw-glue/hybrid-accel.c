@@ -29,6 +29,7 @@
 #include "tcg/tcg.h"
 #include "exec/memopidx.h"
 #include "tcg/tcg-ldst.h"
+#include "exec/helper-proto-common.h"
 #include "hybrid-glue.h"
 #include "accel/hybrid/record.h"
 #include "accel/hybrid/pool.h"
@@ -109,6 +110,36 @@ static bool x86_edge_ok(void *envp, uint64_t pc, uint64_t cs_base,
            == (phys1 & TARGET_PAGE_MASK);
 }
 
+uint8_t hybrid_trace_exited[HYBRID_MAX_VCPUS];
+
+/*
+ * Trace code leaving at a TB boundary, entered from a TB: go on where
+ * TCG's goto_ptr would (its lookup helper: current pc, flags, MMU). If
+ * the TB there is the head of an installed trace and the exit is a
+ * goto_tb (@slot), link the exit to that trace, as TCG chains TBs:
+ * goto_tb targets are fixed, and the pc field is compared on each use.
+ */
+static const void *hybrid_exit_next(void *envp, HybridTrace *from,
+                                    HybridExitSlot *slot)
+{
+    CPUArchState *env = envp;
+    const void *next = helper_lookup_tb_ptr(env);
+    TranslationBlock *tb;
+    HybridTrace *t;
+
+    if (!slot || next == tcg_code_gen_epilogue ||
+        !qatomic_read(&hybrid_installed_count) || qatomic_read(&slot->fn)) {
+        return next;
+    }
+    tb = tcg_tb_lookup((uintptr_t)next);
+    t = tb && tb->tc.ptr == next ? hybrid_table_installed(tb) : NULL;
+
+    if (t && qatomic_read(&t->valid)) {
+        hybrid_table_link(from, slot, t, env->eip);
+    }
+    return next;
+}
+
 const HybridTargetDesc hybrid_target_desc = {
     .pc_offset = offsetof(CPUX86State, eip),
     .pc_size = sizeof(target_ulong),
@@ -118,6 +149,11 @@ const HybridTargetDesc hybrid_target_desc = {
                         (ptrdiff_t)offsetof(ArchCPU, env),
     .page_mask = TARGET_PAGE_MASK,
     .pcrel = true,
+    .cpu_index_offset = (ptrdiff_t)offsetof(ArchCPU, parent_obj.cpu_index) -
+                        (ptrdiff_t)offsetof(ArchCPU, env),
+    .trace_exited = hybrid_trace_exited,
+    .exit_next = hybrid_exit_next,
+    .code_gen_epilogue = &tcg_code_gen_epilogue,
     .state_pc = x86_state_pc,
     .edge_ok = x86_edge_ok,
     .ld_helper = { helper_ldub_mmu, helper_lduw_mmu, helper_ldul_mmu,
@@ -184,6 +220,7 @@ static void hybrid_tb_flushed(void)
     CPUState *cpu;
 
     qatomic_inc(&hybrid_stats.flushes);
+    hybrid_entry_flush();
     hybrid_table_flush();
     CPU_FOREACH(cpu) {
         hybrid_vcpu_flush(vcpu_state(cpu));
@@ -198,26 +235,32 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
     HybridVCPU *v = vcpu_state(cpu);
     HybridTBDesc dt, dl;
 
+    if (unlikely(hybrid_trace_exited[cpu->cpu_index])) {
+        /* where a trace left is a NET head (HYBRID_EXIT_*) */
+        v->trace_exit = hybrid_trace_exited[cpu->cpu_index];
+        hybrid_trace_exited[cpu->cpu_index] = 0;
+    }
     if (qatomic_read(&hybrid_installed_count) && !v->recording) {
         HybridTrace *t = hybrid_table_installed(tb);
 
         if (t) {
-            HybridTraceCodeFn fn = qatomic_load_acquire(&t->fn);
-            uint64_t exit;
+            HybridTraceCodeFn fn;
 
-            /* the trace ends on its own: at an exit, or at a TB entry
-               that sees an exit request (interrupts, stop, kick) */
-            exit = fn(cpu_env(cpu));
-            cpu->neg.can_do_io = true;      /* as cpu_tb_exec() leaves it */
-            qatomic_inc(&t->entries);
-            if (exit < t->ntbs) {
-                qatomic_inc(&t->exits[exit]);
+            if (qatomic_read(&t->patched)) {
+                return HYBRID_EXEC_CHAIN;   /* the TB's entry runs it */
             }
-            v->trace_exit = true;   /* where it left is a NET head */
+            /*
+             * Until its head is patched (an exclusive section away), run
+             * the trace from here. It ends on its own: at an exit, or at
+             * a TB entry that sees an exit request (interrupts, stop).
+             */
+            fn = qatomic_load_acquire(&t->fn);
+            fn(cpu_env(cpu), 0);
+            cpu->neg.can_do_io = true;      /* as cpu_tb_exec() leaves it */
             return HYBRID_EXEC_RELOOKUP;
         }
     }
-    if (!last_tb && !v->recording) {
+    if (!last_tb && !v->recording && !v->trace_exit) {
         return HYBRID_EXEC_CHAIN;
     }
     tb_desc(&dt, tb, pc);
@@ -282,11 +325,17 @@ static int hybrid_init_machine(MachineState *ms)
         exit(1);
     }
 
+    if (ms->smp.max_cpus > HYBRID_MAX_VCPUS) {
+        error_report("-accel hybrid supports at most %d vCPUs",
+                     HYBRID_MAX_VCPUS);
+        return -EINVAL;
+    }
     ret = tcg_init_machine_fn(ms);
     if (ret < 0) {
         return ret;
     }
     hybrid_table_init();
+    hybrid_entry_init();
     hybrid_vcpus = g_new0(HybridVCPU, ms->smp.max_cpus);
     for (unsigned i = 0; i < ms->smp.max_cpus; i++) {
         hybrid_vcpu_init(&hybrid_vcpus[i], hybrid_tb_valid);

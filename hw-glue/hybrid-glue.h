@@ -20,4 +20,15 @@ void hybrid_snapshot_capture(CPUState *cpu, TranslationBlock *tb, vaddr pc);
 HybridSnapshot *hybrid_snapshot_make(CPUState *cpu, const HybridTrace *t,
                                      HybridAbort *why);
 
+/*
+ * entry.c: redirect installed traces' head TBs to their code. Init once
+ * the TCG context exists; flush from the tb_flush hook (exclusive).
+ */
+void hybrid_entry_init(void);
+void hybrid_entry_flush(void);
+
+/* [cpu_index]: set by trace code when it returns to the execution loop */
+#define HYBRID_MAX_VCPUS 4096
+extern uint8_t hybrid_trace_exited[HYBRID_MAX_VCPUS];
+
 #endif

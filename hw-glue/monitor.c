@@ -55,6 +55,10 @@ static HybridCounters *counters_snapshot(void)
     c->compile_ms = qatomic_read(&hybrid_compile_ns_total) / 1000000;
     c->compile_ms_vcpu = qatomic_read(&hybrid_compile_ns_vcpu) / 1000000;
     c->queued = hybrid_pool_queued();
+    c->entry_patched = qatomic_read(&hybrid_stats.entry_patched);
+    c->entry_restored = qatomic_read(&hybrid_stats.entry_restored);
+    c->entry_unpatchable = qatomic_read(&hybrid_stats.entry_unpatchable);
+    c->linked = qatomic_read(&hybrid_stats.linked);
     return c;
 }
 
@@ -75,6 +79,7 @@ static void add_trace(const HybridTrace *t, void *opaque)
     ti->end = g_strdup(hybrid_trace_end_name[t->end]);
     ti->compile_us = t->compile_ns / 1000;
     ti->code_size = t->code_size;
+    ti->patched = qatomic_read(&t->patched);
     QAPI_LIST_APPEND(*tail, ti);
 }
 
@@ -137,19 +142,25 @@ static void hmp_info_hybrid_traces(Monitor *mon, const QDict *qdict)
     g_string_append_printf(buf, " compile-ms=%" PRIu64 " compile-ms-vcpu=%"
                            PRIu64 " queued=%u", c->compile_ms,
                            c->compile_ms_vcpu, c->queued);
+    g_string_append_printf(buf, " entry-patched=%" PRIu64 " entry-restored=%"
+                           PRIu64 " entry-unpatchable=%" PRIu64
+                           " linked=%" PRIu64,
+                           c->entry_patched, c->entry_restored,
+                           c->entry_unpatchable, c->linked);
     g_string_append_printf(buf, " llvm=%s\n", r->llvm_version);
     g_string_append_printf(buf,
-                           "%6s %-6s %-18s %4s %6s %5s %12s %8s %-11s %-11s %9s %6s\n",
+                           "%6s %-6s %-18s %4s %6s %5s %12s %8s %-11s %-11s %9s %6s %s\n",
                            "id", "mode", "pc", "tbs", "insns", "pages",
                            "entries", "samples", "state", "end",
-                           "compile-us", "bytes");
+                           "compile-us", "bytes", "entry");
     for (HybridTraceInfoList *t = r->traces; t; t = t->next) {
         HybridTraceInfo *ti = t->value;
         g_string_append_printf(buf,
             "%6" PRIu64 " %-6s 0x%016" PRIx64 " %4u %6u %5u %12" PRIu64
-            " %8" PRIu64 " %-11s %-11s %9" PRIu64 " %6" PRIu64 "\n", ti->id,
-            ti->mode, ti->pc, ti->tbs, ti->insns, ti->pages, ti->entries,
-            ti->samples, ti->state, ti->end, ti->compile_us, ti->code_size);
+            " %8" PRIu64 " %-11s %-11s %9" PRIu64 " %6" PRIu64 " %s\n",
+            ti->id, ti->mode, ti->pc, ti->tbs, ti->insns, ti->pages,
+            ti->entries, ti->samples, ti->state, ti->end, ti->compile_us,
+            ti->code_size, ti->patched ? "patched" : "loop");
     }
     monitor_puts(mon, buf->str);
     qapi_free_HybridTraces(r);

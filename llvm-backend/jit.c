@@ -195,7 +195,7 @@ bool hybrid_jit_init(Error **errp)
 }
 
 static LLVMModuleRef lower_module(LLVMContextRef ctx, const HybridSnapshot *s,
-                                  const uint8_t *valid, const char *name,
+                                  const HybridCodeRefs *refs, const char *name,
                                   HybridCompileError *err);
 static bool optimise(LLVMModuleRef mod, HybridCompileError *err);
 
@@ -275,7 +275,7 @@ static void perf_map_add(uintptr_t addr, size_t size, uint64_t id)
 }
 
 static LLVMModuleRef lower_module(LLVMContextRef ctx, const HybridSnapshot *s,
-                                  const uint8_t *valid, const char *name,
+                                  const HybridCodeRefs *refs, const char *name,
                                   HybridCompileError *err)
 {
     LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(name, ctx);
@@ -284,7 +284,7 @@ static LLVMModuleRef lower_module(LLVMContextRef ctx, const HybridSnapshot *s,
         LLVMSetTarget(mod, LLVMOrcLLJITGetTripleString(jit));
         LLVMSetDataLayout(mod, LLVMOrcLLJITGetDataLayoutStr(jit));
     }
-    if (!hybrid_lower(ctx, mod, name, s, valid, err)) {
+    if (!hybrid_lower(ctx, mod, name, s, refs, err)) {
         LLVMDisposeModule(mod);
         return NULL;
     }
@@ -304,10 +304,10 @@ static bool optimise(LLVMModuleRef mod, HybridCompileError *err)
     return true;
 }
 
-static HybridCode *jit_compile(const HybridSnapshot *s, const uint8_t *valid,
+static HybridCode *jit_compile(const HybridSnapshot *s, const HybridCodeRefs *refs,
                                HybridCompileError *err, bool *locked);
 
-HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const uint8_t *valid,
+HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const HybridCodeRefs *refs,
                                HybridCompileError *err)
 {
     sigjmp_buf jb;
@@ -328,14 +328,14 @@ HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const uint8_t *valid,
         return NULL;
     }
     fatal_jmp = &jb;
-    c = jit_compile(s, valid, err, &locked);
+    c = jit_compile(s, refs, err, &locked);
     fatal_jmp = NULL;
     jit_atexit_refresh();
     pthread_rwlock_unlock(&exit_rwlock);
     return c;
 }
 
-static HybridCode *jit_compile(const HybridSnapshot *s, const uint8_t *valid,
+static HybridCode *jit_compile(const HybridSnapshot *s, const HybridCodeRefs *refs,
                                HybridCompileError *err, bool *locked)
 {
     g_autofree char *name = g_strdup_printf("hybrid_trace_%" PRIu64,
@@ -348,7 +348,7 @@ static HybridCode *jit_compile(const HybridSnapshot *s, const uint8_t *valid,
     HybridCode *c;
     LLVMErrorRef e;
 
-    mod = lower_module(ctx, s, valid, name, err);
+    mod = lower_module(ctx, s, refs, name, err);
     if (!mod || !optimise(mod, err)) {
         if (mod) {
             LLVMDisposeModule(mod);
@@ -410,11 +410,11 @@ void hybrid_code_free(HybridCode *c)
     }
 }
 
-char *hybrid_lower_to_string(const HybridSnapshot *s, const uint8_t *valid,
+char *hybrid_lower_to_string(const HybridSnapshot *s, const HybridCodeRefs *refs,
                              bool optimised, HybridCompileError *err)
 {
     LLVMContextRef ctx = LLVMContextCreate();
-    LLVMModuleRef mod = lower_module(ctx, s, valid, "trace", err);
+    LLVMModuleRef mod = lower_module(ctx, s, refs, "trace", err);
     char *ir = NULL, *text;
 
     if (mod && (!optimised || optimise(mod, err))) {

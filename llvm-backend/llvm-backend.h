@@ -13,9 +13,34 @@
 
 #include "accel/hybrid/snapshot.h"
 #include "accel/hybrid/hybrid-aborts.h"
+#include "accel/hybrid/trace.h"
+#include "accel/hybrid/record.h"
 
-/* A compiled trace: returns the index of the TB after which it left. */
-typedef uint64_t (*HybridTraceFn)(void *env);
+/*
+ * A compiled trace: runs from its head until it leaves. Called by the
+ * execution loop with @from_tb = 0, it returns 0; entered through its
+ * head TB's patched entry (tcg-host's entry thunk, @from_tb = 1), it
+ * returns the host code to go on at: a TB's entry, or TCG's epilogue.
+ */
+typedef uint64_t (*HybridTraceFn)(void *env, uint64_t from_tb);
+
+/*
+ * Where a trace's code finds its own run-time state (owned by the trace,
+ * alive as long as the code): @valid is non-zero while the trace may run,
+ * checked at entry and on every edge between TBs; @entries and @exits[i]
+ * (leaving after TB i) are counted with relaxed atomic adds.
+ */
+/* Every this many exits of one TB, the trace tells the execution loop. */
+#define HYBRID_EXIT_HOT_EVERY 1024
+
+typedef struct HybridCodeRefs {
+    const uint8_t *valid;
+    uint64_t *entries;
+    uint64_t *exits;
+    /* the trace (passed to the target's exit_next) and its link slots */
+    void *owner;
+    HybridExitSlot *links;
+} HybridCodeRefs;
 
 typedef struct HybridCode HybridCode;
 
@@ -30,11 +55,11 @@ typedef struct HybridCompileError {
 bool hybrid_jit_init(Error **errp);
 
 /*
- * Lower, optimise and compile @s. @valid points to a byte that is
- * non-zero while the trace may keep running: the code checks it on
- * every edge between TBs. Thread-safe; called by optimizer threads.
+ * Lower, optimise and compile @s, whose code uses @refs (see above).
+ * Thread-safe; called by optimizer threads.
  */
-HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const uint8_t *valid,
+HybridCode *hybrid_jit_compile(const HybridSnapshot *s,
+                               const HybridCodeRefs *refs,
                                HybridCompileError *err);
 HybridTraceFn hybrid_code_fn(const HybridCode *c);
 size_t hybrid_code_size(const HybridCode *c);
@@ -45,7 +70,8 @@ void hybrid_code_free(HybridCode *c);
 const char *hybrid_llvm_op_name(int opc);
 
 /* For the log and tests: the IR of @s, before and after optimisation. */
-char *hybrid_lower_to_string(const HybridSnapshot *s, const uint8_t *valid,
+char *hybrid_lower_to_string(const HybridSnapshot *s,
+                             const HybridCodeRefs *refs,
                              bool optimised, HybridCompileError *err);
 
 #endif /* HYBRID_LLVM_BACKEND_H */

@@ -33,12 +33,12 @@ typedef struct Lower {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
     LLVMBuilderRef b;
-    LLVMValueRef fn, env;
+    LLVMValueRef fn, env, from_tb;
     LLVMTypeRef i1, i8, i32, i64, ptr, vd;
     LLVMBasicBlockRef entry;
     LLVMBasicBlockRef *tb_bb;
     const HybridSnapshot *s;
-    const uint8_t *valid;
+    const HybridCodeRefs *refs;
     HybridCompileError *err;
 
     /* the TB being lowered */
@@ -74,6 +74,9 @@ static LLVMValueRef env_ptr(Lower *l, int64_t offset)
 
     return LLVMBuildGEP2(l->b, l->i8, l->env, &off, 1, "");
 }
+
+static LLVMValueRef call_fn(Lower *l, LLVMTypeRef fty, void *fn,
+                            LLVMValueRef *args, unsigned n);
 
 static LLVMValueRef k64(Lower *l, uint64_t v)
 {
@@ -190,9 +193,155 @@ static LLVMBasicBlockRef label_bb(Lower *l, uint64_t id)
     return l->label[id];
 }
 
-static void exit_trace(Lower *l)
+/*
+ * *counter += 1, returning the old value. Relaxed and not atomic as a
+ * whole: vCPUs share the counters, which are statistics (an increment
+ * lost to a race does not matter) and must cost next to nothing.
+ */
+static LLVMValueRef count(Lower *l, uint64_t *counter)
 {
-    LLVMBuildRet(l->b, k64(l, l->tbi));
+    LLVMValueRef p = LLVMConstIntToPtr(k64(l, (uintptr_t)counter), l->ptr);
+    LLVMValueRef old = LLVMBuildLoad2(l->b, l->i64, p, "");
+    LLVMValueRef st;
+
+    LLVMSetOrdering(old, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(old, 8);
+    st = LLVMBuildStore(l->b, LLVMBuildAdd(l->b, old, k64(l, 1), ""), p);
+    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(st, 8);
+    return old;
+}
+
+/*
+ * Where to go back to TCG's execution loop: a trace entered from a TB's
+ * patched entry (from_tb) returns tcg_code_gen_epilogue, for its thunk to
+ * jump to; one called by the loop returns 0.
+ */
+static LLVMValueRef loop_ret(Lower *l)
+{
+    LLVMValueRef epi = k64(l, (uintptr_t)*l->s->target->code_gen_epilogue);
+    LLVMValueRef from_tb = LLVMBuildICmp(l->b, LLVMIntNE, l->from_tb,
+                                         k64(l, 0), "");
+
+    return LLVMBuildSelect(l->b, from_tb, epi, k64(l, 0), "");
+}
+
+/* How a trace is left (exit_trace). */
+enum {
+    EXIT_LOOP = -2,         /* exit_tb: back to the execution loop */
+    EXIT_PTR = -1,          /* goto_ptr: on to whatever TB TCG finds */
+    /* >= 0: goto_tb n, whose target may be linked to a trace */
+};
+
+/*
+ * Leave the trace after TB @l->tbi, guest state exact in env; count the
+ * exit.
+ *
+ * goto_tb n: if the exit is linked to a compiled trace (HybridExitSlot)
+ * and the pc is the linked one, tail-call that trace: traces chain to
+ * traces, as TCG chains TBs.
+ *
+ * goto_tb, goto_ptr, when entered from a TB: the trace goes straight on
+ * into the next TB as goto_ptr does (hw-glue's exit_next: TCG's lookup
+ * with the current pc, flags and MMU; it also links a goto_tb exit that
+ * arrives at an installed trace's head). Every HYBRID_EXIT_HOT_EVERY-th
+ * exit of a TB (and every exit when called by the execution loop) goes
+ * back to the loop instead and says so: the TB there is where a new
+ * trace should start (NET: a hot exit is a hot head).
+ */
+static void exit_trace(Lower *l, int how)
+{
+    const HybridTargetDesc *d = l->s->target;
+    LLVMValueRef slot = NULL, old, hot;
+
+    if (how >= 0) {
+        HybridExitSlot *sp = HYBRID_SLOT_OF(l->refs->links, l->tbi, how);
+        LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
+        LLVMValueRef fn, spc, pc, hit;
+        LLVMBasicBlockRef linked = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                                 "linked");
+        LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                               "link");
+        LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                             "unlinked");
+        LLVMTypeRef params[] = { l->ptr, l->i64 };
+        LLVMValueRef args[] = { l->env, l->from_tb };
+        LLVMValueRef r;
+
+        slot = LLVMConstIntToPtr(k64(l, (uintptr_t)sp), l->ptr);
+        fn = LLVMBuildLoad2(l->b, l->ptr,
+                            LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->fn),
+                                              l->ptr), "linkfn");
+        LLVMSetOrdering(fn, LLVMAtomicOrderingAcquire);
+        LLVMSetAlignment(fn, 8);
+        LLVMBuildCondBr(l->b, LLVMBuildIsNotNull(l->b, fn, ""), linked, no);
+        LLVMPositionBuilderAtEnd(l->b, linked);
+        spc = LLVMBuildLoad2(l->b, l->i64,
+                             LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->pc),
+                                               l->ptr), "");
+        pc = LLVMBuildZExt(l->b, LLVMBuildLoad2(l->b, pt,
+                                                env_ptr(l, d->pc_offset), ""),
+                           l->i64, "");
+        hit = LLVMBuildICmp(l->b, LLVMIntEQ, pc, spc, "");
+        LLVMBuildCondBr(l->b, hit, call, no);
+        LLVMPositionBuilderAtEnd(l->b, call);
+        r = LLVMBuildCall2(l->b, LLVMFunctionType(l->i64, params, 2, false),
+                           fn, args, 2, "");
+        LLVMSetTailCallKind(r, LLVMTailCallKindMustTail);
+        LLVMBuildRet(l->b, r);
+        LLVMPositionBuilderAtEnd(l->b, no);
+    }
+    old = count(l, &l->refs->exits[l->tbi]);
+    /* every HYBRID_EXIT_HOT_EVERY-th exit of a TB goes back as a hot one */
+    hot = LLVMBuildICmp(l->b, LLVMIntEQ,
+                        LLVMBuildAnd(l->b, old,
+                                     k64(l, HYBRID_EXIT_HOT_EVERY - 1), ""),
+                        k64(l, HYBRID_EXIT_HOT_EVERY - 1), "");
+    if (how != EXIT_LOOP) {
+        LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                             "chain");
+        LLVMBasicBlockRef back = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                               "loop");
+        LLVMValueRef from_tb = LLVMBuildICmp(l->b, LLVMIntNE, l->from_tb,
+                                             k64(l, 0), "");
+        LLVMTypeRef at[] = { l->ptr, l->ptr, l->ptr };
+        LLVMTypeRef fty = LLVMFunctionType(l->ptr, at, 3, false);
+        LLVMValueRef args[] = {
+            l->env, LLVMConstIntToPtr(k64(l, (uintptr_t)l->refs->owner),
+                                      l->ptr),
+            LLVMConstNull(l->ptr),
+        };
+        LLVMValueRef next;
+
+        LLVMBuildCondBr(l->b, LLVMBuildAnd(l->b, from_tb,
+                                           LLVMBuildNot(l->b, hot, ""), ""),
+                        go, back);
+        LLVMPositionBuilderAtEnd(l->b, go);
+        if (slot) {
+            /* try to link on one exit in 64: the lookup is not free */
+            LLVMValueRef try = LLVMBuildICmp(l->b, LLVMIntEQ,
+                                             LLVMBuildAnd(l->b, old,
+                                                          k64(l, 63), ""),
+                                             k64(l, 0), "");
+            args[2] = LLVMBuildSelect(l->b, try, slot, args[2], "");
+        }
+        next = call_fn(l, fty, d->exit_next, args, 3);
+        LLVMBuildRet(l->b, LLVMBuildPtrToInt(l->b, next, l->i64, ""));
+        LLVMPositionBuilderAtEnd(l->b, back);
+    }
+    if (d->trace_exited) {
+        LLVMValueRef idx = LLVMBuildLoad2(l->b, l->i32,
+                                          env_ptr(l, d->cpu_index_offset), "");
+        LLVMValueRef base = LLVMConstIntToPtr(k64(l, (uintptr_t)d->trace_exited),
+                                              l->ptr);
+        LLVMValueRef fp = LLVMBuildGEP2(l->b, l->i8, base, &idx, 1, "");
+
+        LLVMBuildStore(l->b, LLVMBuildSelect(l->b, hot,
+                                             kty(l->i8, HYBRID_EXIT_HOT),
+                                             kty(l->i8, HYBRID_EXIT_COLD), ""),
+                       fp);
+    }
+    LLVMBuildRet(l->b, loop_ret(l));
 }
 
 static LLVMValueRef call_fn(Lower *l, LLVMTypeRef fty, void *fn,
@@ -265,7 +414,8 @@ static void restore_state(Lower *l, Saved sv)
 
 static LLVMValueRef valid_now(Lower *l)
 {
-    LLVMValueRef p = LLVMConstIntToPtr(k64(l, (uintptr_t)l->valid), l->ptr);
+    LLVMValueRef p = LLVMConstIntToPtr(k64(l, (uintptr_t)l->refs->valid),
+                                        l->ptr);
     LLVMValueRef v = LLVMBuildLoad2(l->b, l->i8, p, "valid");
 
     LLVMSetOrdering(v, LLVMAtomicOrderingMonotonic);
@@ -277,8 +427,9 @@ static LLVMValueRef valid_now(Lower *l)
  * Leave TB @l->tbi: to the next TB of the trace if that is where the
  * guest goes and the trace is still valid, else back to TCG.
  * @indirect: the TB ended with goto_ptr (flags or page may differ).
+ * @how: the exit_trace() kind if the trace is left here.
  */
-static void edge(Lower *l, bool indirect)
+static void edge(Lower *l, bool indirect, int how)
 {
     const HybridSnapshot *s = l->s;
     const HybridTargetDesc *d = s->target;
@@ -287,7 +438,7 @@ static void edge(Lower *l, bool indirect)
     LLVMValueRef ok;
 
     if (next < 0) {
-        exit_trace(l);
+        exit_trace(l, how);
         return;
     }
     const HybridSnapTB *n = &s->tbs[next];
@@ -312,7 +463,7 @@ static void edge(Lower *l, bool indirect)
     out = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "exit");
     LLVMBuildCondBr(l->b, ok, l->tb_bb[next], out);
     LLVMPositionBuilderAtEnd(l->b, out);
-    exit_trace(l);
+    exit_trace(l, how);
 }
 
 static LLVMIntPredicate pred(unsigned cond, bool *tst, bool *never,
@@ -614,15 +765,15 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         return true;
     }
     case INDEX_op_goto_tb:
-        edge(l, false);
+        edge(l, false, (int)a[0]);
         dead_block(l);
         return true;
     case INDEX_op_goto_ptr:
-        edge(l, true);
+        edge(l, true, EXIT_PTR);
         dead_block(l);
         return true;
     case INDEX_op_exit_tb:
-        exit_trace(l);
+        exit_trace(l, EXIT_LOOP);
         dead_block(l);
         return true;
     case INDEX_op_call:
@@ -881,7 +1032,7 @@ static bool lower_tb(Lower *l, unsigned i)
     /* TCG ends every TB with an exit; a block left open returns */
     if (l->err->reason == HYBRID_ABORT__MAX &&
         !LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(l->b))) {
-        exit_trace(l);
+        exit_trace(l, EXIT_LOOP);
     }
     for (unsigned k = 0; k < l->tb->nlabels; k++) {
         /* a label branched to but never placed: TCG would not do that */
@@ -896,11 +1047,11 @@ static bool lower_tb(Lower *l, unsigned i)
 }
 
 bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
-                  const HybridSnapshot *s, const uint8_t *valid,
+                  const HybridSnapshot *s, const HybridCodeRefs *refs,
                   HybridCompileError *err)
 {
     Lower l = {
-        .ctx = ctx, .mod = mod, .s = s, .valid = valid, .err = err,
+        .ctx = ctx, .mod = mod, .s = s, .refs = refs, .err = err,
     };
     LLVMTypeRef fty;
     bool ok = true;
@@ -914,9 +1065,14 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
     l.i64 = LLVMInt64TypeInContext(ctx);
     l.ptr = LLVMPointerTypeInContext(ctx, 0);
     l.vd = LLVMVoidTypeInContext(ctx);
-    fty = LLVMFunctionType(l.i64, &l.ptr, 1, false);
+    {
+        LLVMTypeRef params[] = { l.ptr, l.i64 };
+
+        fty = LLVMFunctionType(l.i64, params, 2, false);
+    }
     l.fn = LLVMAddFunction(mod, name, fty);
     l.env = LLVMGetParam(l.fn, 0);
+    l.from_tb = LLVMGetParam(l.fn, 1);
     l.b = LLVMCreateBuilderInContext(ctx);
     l.entry = LLVMAppendBasicBlockInContext(ctx, l.fn, "entry");
     l.tb_bb = g_new0(LLVMBasicBlockRef, s->ntbs);
@@ -927,7 +1083,22 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
         ok = lower_tb(&l, i);
     }
     if (ok) {
+        /*
+         * Entry: a trace invalidated after its head TB was entered (its
+         * patched entry is restored in an exclusive section, later) does
+         * nothing and lets TCG look the head up again.
+         */
+        LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(ctx, l.fn,
+                                                              "run");
+        LLVMBasicBlockRef stale = LLVMAppendBasicBlockInContext(ctx, l.fn,
+                                                                "stale");
+
         LLVMPositionBuilderAtEnd(l.b, l.entry);
+        LLVMBuildCondBr(l.b, valid_now(&l), run, stale);
+        LLVMPositionBuilderAtEnd(l.b, stale);
+        LLVMBuildRet(l.b, loop_ret(&l));
+        LLVMPositionBuilderAtEnd(l.b, run);
+        count(&l, refs->entries);
         LLVMBuildBr(l.b, l.tb_bb[0]);
         if (LLVMVerifyFunction(l.fn, LLVMReturnStatusAction)) {
             ok = fail(&l, HYBRID_ABORT_LLVM, -1, "IR verification");

@@ -11,7 +11,7 @@
 
 /* Add function @name lowering @s to @mod; false with @err set if not. */
 bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
-                  const HybridSnapshot *s, const uint8_t *valid,
+                  const HybridSnapshot *s, const HybridCodeRefs *refs,
                   HybridCompileError *err);
 
 #endif

@@ -214,26 +214,28 @@ void tcg_host_flush_icache(void *start, size_t len);
  * tcg_host_emit_entry_thunk: write, at @buf_rw (executable alias
  * @buf_rx, aligned to code_align), code that a TB site may branch to:
  *
- *     ret = trace_fn(env);        uintptr_t trace_fn(void *env), C ABI
- *     goto epilogue;              with ret in the return register
+ *     next = trace_fn(env, 1);    uintptr_t trace_fn(void *env,
+ *     goto *next;                                    uintptr_t from_tb)
+ *
+ * The trace returns where TCG's code goes on: a TB's entry (tb->tc.ptr,
+ * as helper_lookup_tb_ptr() gives it) or tcg_code_gen_epilogue (back to
+ * cpu_tb_exec() with 0), both entered in a TB's context. @from_tb = 1
+ * tells a trace it was entered this way (the execution loop calls it
+ * with 0, and then only returns).
  *
  * It runs in a TB's context: env in AREG0, the stack pointer as TCG's
  * prologue left it (aligned for a call). It clobbers only registers the
  * C ABI lets a call clobber (plus the return address register on
  * loongarch64, which TCG's prologue saved), so AREG0 and TCG's frame are
- * intact when it reaches @epilogue.
+ * intact when it jumps on.
  *
- * @epilogue must return the return register to cpu_tb_exec unchanged:
- * TCG's tb_ret_addr, not tcg_code_gen_epilogue (which zeroes it first);
- * tcg_host_tb_ret_addr() finds the former from the latter.
- *
- * Returns the length written (<= TCG_HOST_ENTRY_THUNK_MAX). Uses direct
- * branches when in reach of @buf_rx, else absolute ones: any addresses
+ * Returns the length written (<= TCG_HOST_ENTRY_THUNK_MAX). Uses a direct
+ * call when in reach of @buf_rx, else an absolute one: any addresses
  * work. Does not flush: call tcg_host_flush_icache() before publishing.
  * Any thread.
  */
 size_t tcg_host_emit_entry_thunk(void *buf_rx, void *buf_rw,
-                                 const void *trace_fn, const void *epilogue);
+                                 const void *trace_fn);
 
 /*
  * tcg_host_tb_ret_addr: TCG's tb_ret_addr, given tcg_code_gen_epilogue.
@@ -243,7 +245,8 @@ size_t tcg_host_emit_entry_thunk(void *buf_rx, void *buf_rw,
  * the backend): x86_64 "xor %eax,%eax" (33 c0), loongarch64
  * "or $a0,$zero,$zero" (0x00150004). Returns the address after that
  * instruction, or NULL if the code there is not what this host expects
- * (a different QEMU): then do not emit thunks. Any thread.
+ * (a different QEMU): then do not patch TB entries, whose thunks jump
+ * into that code. Any thread.
  */
 const void *tcg_host_tb_ret_addr(const void *code_gen_epilogue);
 

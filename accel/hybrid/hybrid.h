@@ -22,6 +22,10 @@ typedef struct HybridStats {
     uint64_t tbs_translated;
     uint64_t tbs_invalidated;
     uint64_t flushes;
+    uint64_t entry_patched;     /* head TB entries redirected to a trace */
+    uint64_t entry_restored;    /* ... and given back to the TB */
+    uint64_t entry_unpatchable; /* installed traces whose head could not be */
+    uint64_t linked;            /* trace exits chained to another trace */
 } HybridStats;
 
 extern HybridStats hybrid_stats;

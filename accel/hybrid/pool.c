@@ -2,11 +2,14 @@
  * hybrid: the optimizer pool shared by all vCPUs.
  *
  *   vCPU: trace formed ─► snapshot ─► hybrid_pool_submit() ─► queue
- *   optimizer thread:  queue (hottest first) ─► llvm-backend compile
+ *   optimizer thread:  queue (newest first) ─► llvm-backend compile
  *                      ─► hybrid_table_install()
  *
  * A vCPU never waits for a compile: submit only queues (and, when the
- * queue is full, drops the coldest job). With threads=0 the vCPU compiles
+ * queue is full, drops the oldest job). Newest first: a trace is
+ * submitted when its head has just become hot, so the newest job is
+ * what the guest runs now; older ones (a boot phase that is over) can
+ * wait. With threads=0 the vCPU compiles
  * the trace itself, synchronously (for debugging and tests).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -25,14 +28,13 @@
 typedef struct Job {
     HybridTrace *trace;         /* holds a reference */
     HybridSnapshot *snap;
-    uint64_t hotness;
 } Job;
 
 /* Lock rule: pool.lock guards queue and stop. */
 static struct {
     QemuMutex lock;
     QemuCond cond;
-    GQueue queue;               /* Job, hottest first */
+    GQueue queue;               /* Job, newest first */
     bool stop;
     unsigned nthreads;
     QemuThread *threads;
@@ -54,6 +56,15 @@ static void job_free(Job *j)
 }
 
 /* HYBRID_DUMP_IR=file: append each trace's IR, before and after opt. */
+/* The trace's own state its code uses; the trace outlives its code. */
+static HybridCodeRefs code_refs(HybridTrace *t)
+{
+    return (HybridCodeRefs) {
+        .valid = &t->valid, .entries = &t->entries, .exits = t->exits,
+        .owner = t, .links = t->links,
+    };
+}
+
 static void dump_ir(Job *j)
 {
     static QemuMutex lock;
@@ -73,8 +84,8 @@ static void dump_ir(Job *j)
     f = fopen(path, "a");
     if (f) {
         for (int opt = 0; opt < 2; opt++) {
-            g_autofree char *ir = hybrid_lower_to_string(j->snap,
-                                                         &j->trace->valid,
+            HybridCodeRefs refs = code_refs(j->trace);
+            g_autofree char *ir = hybrid_lower_to_string(j->snap, &refs,
                                                          opt, &err);
             fprintf(f, ";; trace %" PRIu64 " pc 0x%" PRIx64 " %s\n%s\n",
                     j->trace->id, j->trace->tbs[0].key.pc,
@@ -88,13 +99,14 @@ static void dump_ir(Job *j)
 static void compile(Job *j, bool on_vcpu)
 {
     HybridCompileError err;
+    HybridCodeRefs refs = code_refs(j->trace);
     int64_t t0 = get_clock();
     HybridCode *code;
     uint64_t ns;
 
     hybrid_table_set_state(j->trace, HYBRID_TRACE_COMPILING);
     dump_ir(j);
-    code = hybrid_jit_compile(j->snap, &j->trace->valid, &err);
+    code = hybrid_jit_compile(j->snap, &refs, &err);
     ns = get_clock() - t0;
     qatomic_add(&hybrid_compile_ns_total, ns);
     if (on_vcpu) {
@@ -134,15 +146,6 @@ static void *worker(void *arg)
     }
 }
 
-/* g_queue_insert_sorted(new, queued): hotter first; on a tie the newer
-   job first, because what is hot now matters more than what was */
-static gint hotter(gconstpointer a, gconstpointer b, gpointer unused)
-{
-    const Job *x = a, *y = b;
-
-    return x->hotness >= y->hotness ? -1 : 1;
-}
-
 bool hybrid_pool_start(unsigned nthreads, Error **errp)
 {
     if (!hybrid_jit_init(errp)) {
@@ -177,14 +180,13 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s)
     hybrid_trace_ref(t);
     j->trace = t;
     j->snap = s;
-    j->hotness = t->hotness;
     if (pool.nthreads == 0) {
         compile(j, true);
         job_free(j);
         return;
     }
     qemu_mutex_lock(&pool.lock);
-    g_queue_insert_sorted(&pool.queue, j, hotter, NULL);
+    g_queue_push_head(&pool.queue, j);
     if (g_queue_get_length(&pool.queue) > HYBRID_QUEUE_MAX) {
         dropped = g_queue_pop_tail(&pool.queue);
     }

@@ -168,13 +168,13 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
                             const HybridTBDesc *tb)
 {
     HybridHead *h;
-    bool exit_head;
+    uint8_t exit_head;
 
     if (v->recording) {
         return record_step(v, tb);
     }
     exit_head = v->trace_exit;
-    v->trace_exit = false;
+    v->trace_exit = HYBRID_EXIT_NONE;
     if ((!last && !exit_head) || tb->recording_variant || tb->special) {
         return HYBRID_STEP_RUN;
     }
@@ -197,25 +197,31 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
     }
     if (h->state == HYBRID_HEAD_TRACED) {
         /*
-         * Keep jumps into the head unchained, so that the execution loop
-         * sees it: after jit-hot entries its trace is handed to the
+         * Keep jumps into the head unchained for jit-hot entries, so that
+         * the execution loop counts them; then hand the trace to the
          * compiler (the vCPU is at the head, in the trace's mode, with
-         * its code mapped), and once installed it is entered from here.
-         * If the trace failed or went away, give the head back to TCG.
+         * its code mapped) and give the head back to TCG's chaining: once
+         * compiled, the trace is entered through the head TB's patched
+         * entry (or from the execution loop when that is not possible).
          */
-        h->waits++;
-        if (h->waits == hybrid_params.jit_hot && v->promote && h->trace_id) {
+        if (exit_head == HYBRID_EXIT_HOT) {
+            h->waits = MAX(h->waits, hybrid_params.jit_hot - 1);
+        }
+        if (++h->waits < hybrid_params.jit_hot) {
+            return HYBRID_STEP_NO_CHAIN;
+        }
+        if (h->trace_id) {
             v->promote(v->opaque, h->trace_id);
         }
-        if (h->waits >= hybrid_params.jit_hot && h->waits % 64 == 0 &&
-            !hybrid_table_trace_pending(h->trace_id)) {
-            h->state = HYBRID_HEAD_DONE;
-            return HYBRID_STEP_RUN;
-        }
-        return HYBRID_STEP_NO_CHAIN;
+        h->state = HYBRID_HEAD_DONE;
+        return HYBRID_STEP_RUN;
     }
     if (h->state != HYBRID_HEAD_COUNTING) {
         return HYBRID_STEP_RUN;
+    }
+    if (exit_head == HYBRID_EXIT_HOT) {
+        /* a compiled trace leaves here often: no need to count more */
+        h->count = MAX(h->count, h->threshold - 1);
     }
     if (++h->count < h->threshold) {
         return HYBRID_STEP_NO_CHAIN;

@@ -20,6 +20,13 @@ typedef enum HybridHeadState {
     HYBRID_HEAD_DONE,           /* its trace failed or went away: plain TCG */
 } HybridHeadState;
 
+/* How a compiled trace left to the execution loop (trace_exit). */
+enum {
+    HYBRID_EXIT_NONE,
+    HYBRID_EXIT_COLD,       /* the TB there is a NET head candidate */
+    HYBRID_EXIT_HOT,        /* the exit is hot: trace from there now */
+};
+
 typedef struct HybridHead {
     uint32_t count;
     uint32_t threshold;         /* hot, doubled after each abort */
@@ -32,7 +39,8 @@ typedef struct HybridHead {
 typedef struct HybridVCPU {
     GHashTable *heads;          /* TB identity -> HybridHead */
     bool event;                 /* exception/interrupt/exit since last step */
-    bool trace_exit;            /* a compiled trace just left to this TB */
+    /* a compiled trace just left to this TB: HYBRID_EXIT_* */
+    uint8_t trace_exit;
     bool recording;
     const void *rec_head_tb;    /* the hot TB (normal variant) */
     HybridHead *rec_head;

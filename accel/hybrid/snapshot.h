@@ -66,6 +66,18 @@ typedef struct HybridTargetDesc {
     int32_t can_do_io_offset;   /* env offset of CPUState.neg.can_do_io */
     uint64_t page_mask;         /* guest TARGET_PAGE_MASK */
     bool pcrel;                 /* insn_start word 0 is a page offset */
+    int32_t cpu_index_offset;   /* env offset of CPUState.cpu_index */
+    /* [cpu_index] set to 1 by trace code that returns (NULL: not kept) */
+    uint8_t *trace_exited;
+    /*
+     * const void *exit_next(env, HybridTrace *from, HybridExitSlot *slot):
+     * the host code to go on at when a trace is left at a TB boundary
+     * (TCG's TB lookup, as goto_ptr); links @slot (a goto_tb exit, or
+     * NULL) if an installed trace's head is found there.
+     */
+    void *exit_next;
+    /* TCG's: the epilogue path that returns 0 to cpu_tb_exec() */
+    const void *const *code_gen_epilogue;
     /* the value of the pc field for guest linear pc @pc in TB @tb */
     uint64_t (*state_pc)(const struct HybridSnapTB *tb, uint64_t pc);
     /* hw-glue: may execution continue at @next (key of a trace TB)? */

@@ -71,6 +71,9 @@ static gboolean key_equal(gconstpointer a, gconstpointer b)
 }
 
 void (*hybrid_code_release)(void *code);
+void (*hybrid_entry_release)(void *entry);
+void (*hybrid_trace_installed)(HybridTrace *t);
+void (*hybrid_trace_retired)(HybridTrace *t);
 unsigned hybrid_installed_count;
 
 static bool installed_cmp(const void *obj, const void *userp)
@@ -111,6 +114,7 @@ HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
     t->ntbs = ntbs;
     t->tbs = g_memdup2(tbs, sizeof(*tbs) * ntbs);
     t->exits = g_new0(uint64_t, ntbs);
+    t->links = g_new0(HybridExitSlot, 2 * ntbs);
     t->end = end;
     t->hotness = hotness;
     t->state = HYBRID_TRACE_RECORDED;
@@ -136,8 +140,12 @@ void hybrid_trace_free(HybridTrace *t)
         if (t->code && hybrid_code_release) {
             hybrid_code_release(t->code);
         }
+        if (t->entry && hybrid_entry_release) {
+            hybrid_entry_release(t->entry);
+        }
         g_free(t->tbs);
         g_free(t->exits);
+        g_free(t->links);
         g_free(t);
     }
 }
@@ -284,12 +292,60 @@ out:
     return why;
 }
 
+/*
+ * Undo the links into and out of @t: code of other traces stops calling
+ * it (a call already made finds @valid 0 and returns), and @t's slots
+ * leave their targets' lists before @t is freed.
+ */
+static void unlink_locked(HybridTrace *t)
+{
+    for (GSList *l = t->incoming; l; l = l->next) {
+        HybridExitSlot *slot = l->data;
+
+        qatomic_set(&slot->fn, NULL);
+        slot->target = NULL;
+    }
+    g_slist_free(t->incoming);
+    t->incoming = NULL;
+    for (unsigned i = 0; i < 2 * t->ntbs; i++) {
+        HybridExitSlot *slot = &t->links[i];
+
+        if (slot->target) {
+            slot->target->incoming = g_slist_remove(slot->target->incoming,
+                                                    slot);
+            qatomic_set(&slot->fn, NULL);
+            slot->target = NULL;
+        }
+    }
+}
+
+void hybrid_table_link(HybridTrace *from, HybridExitSlot *slot,
+                       HybridTrace *t, uint64_t pc)
+{
+    qemu_mutex_lock(&table.lock);
+    if (qatomic_read(&from->state) == HYBRID_TRACE_INSTALLED &&
+        qatomic_read(&t->state) == HYBRID_TRACE_INSTALLED &&
+        !slot->target && (!slot->pc || slot->pc == pc)) {
+        slot->pc = pc;
+        slot->target = t;
+        t->incoming = g_slist_prepend(t->incoming, slot);
+        /* the pc before the function: code reads fn, then pc */
+        qatomic_store_release(&slot->fn, t->fn);
+        qatomic_inc(&hybrid_stats.linked);
+    }
+    qemu_mutex_unlock(&table.lock);
+}
+
 /* After remove_locked(): code still running stops at its next edge. */
 static void retire_locked(HybridTrace *t)
 {
+    unlink_locked(t);
     qatomic_set(&t->valid, 0);
     qatomic_set(&t->state, HYBRID_TRACE_INVALIDATED);
     qatomic_inc(&hybrid_stats.invalidated);
+    if (hybrid_trace_retired) {
+        hybrid_trace_retired(t);
+    }
     g_queue_push_head(&table.recent, t);
     while (g_queue_get_length(&table.recent) > HYBRID_RECENT_INVALIDATED) {
         hybrid_trace_unref(g_queue_pop_tail(&table.recent));
@@ -442,9 +498,18 @@ bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
     } else if (t->state != HYBRID_TRACE_INVALIDATED) {
         qatomic_set(&t->state, HYBRID_TRACE_FAILED);
     }
+    if (ok) {
+        hybrid_trace_ref(t);    /* for the observer, outside the lock */
+    }
     qemu_mutex_unlock(&table.lock);
     if (!ok && code && hybrid_code_release) {
         hybrid_code_release(code);      /* never published: free now */
+    }
+    if (ok) {
+        if (hybrid_trace_installed) {
+            hybrid_trace_installed(t);
+        }
+        hybrid_trace_unref(t);
     }
     return ok;
 }

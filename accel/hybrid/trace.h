@@ -59,7 +59,27 @@ typedef struct HybridTraceTB {
     uint64_t next_pc;       /* pc executed after this TB when recorded */
 } HybridTraceTB;
 
-typedef uint64_t (*HybridTraceCodeFn)(void *env);
+typedef uint64_t (*HybridTraceCodeFn)(void *env, uint64_t from_tb);
+
+typedef struct HybridTrace HybridTrace;
+
+/*
+ * A link: one goto_tb exit of a compiled trace, chained to the compiled
+ * trace whose head TCG found there (like TCG chaining a goto_tb). Its
+ * code calls @fn directly while the guest pc field equals @pc. @pc is
+ * set once, with the first link, and never changes; @fn is set and
+ * cleared under the table lock (cleared when @target leaves the table),
+ * read by code with an acquire load.
+ */
+typedef struct HybridExitSlot {
+    HybridTraceCodeFn fn;
+    uint64_t pc;
+    HybridTrace *target;    /* table lock */
+} HybridExitSlot;
+
+/* The link slot of goto_tb exit @n of TB @i of a trace. */
+#define HYBRID_SLOT_OF(links, i, n) (&(links)[2 * (i) + (n)])
+#define HYBRID_SLOT(t, i, n) HYBRID_SLOT_OF((t)->links, i, n)
 
 /*
  * Lifetime: reference counted (the table holds one reference while the
@@ -67,7 +87,7 @@ typedef uint64_t (*HybridTraceCodeFn)(void *env);
  * one); the last reference frees it after an RCU grace period, because
  * vCPUs run its code and update its counters inside RCU read sections.
  */
-typedef struct HybridTrace {
+struct HybridTrace {
     struct rcu_head rcu;    /* first: call_rcu */
     int refs;               /* qatomic */
     /* immutable once inserted */
@@ -92,11 +112,19 @@ typedef struct HybridTrace {
     HybridTraceCodeFn fn;
     uint64_t code_size;
     uint64_t compile_ns;
+    /*
+     * The head TB's entry branches to the code (hw-glue/entry.c, under
+     * its lock; read by vCPUs with qatomic_read), and what undoes it.
+     */
+    uint8_t patched;
+    void *entry;
     /* updated with qatomic_inc by any vCPU */
     uint64_t entries;
     uint64_t samples;       /* interrupts that found the vCPU at one of its TBs */
     uint64_t *exits;        /* [ntbs]: times the trace was left after tbs[i] */
-} HybridTrace;
+    HybridExitSlot *links;  /* [2 * ntbs]: HYBRID_SLOT() */
+    GSList *incoming;       /* table lock: HybridExitSlot linked to us */
+};
 
 /* hybrid_trace_new: a recorded trace, not yet in the table. */
 HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
@@ -107,6 +135,15 @@ void hybrid_trace_ref(HybridTrace *t);
 void hybrid_trace_unref(HybridTrace *t);
 /* Frees a trace's code (llvm-backend); NULL in tests without code. */
 extern void (*hybrid_code_release)(void *code);
+/* Frees a trace's @entry (hw-glue); called with the trace's last ref. */
+extern void (*hybrid_entry_release)(void *entry);
+/*
+ * Optional observers (hw-glue): a trace was installed (after the table
+ * lock is dropped); a trace left the table (under the table lock, @valid
+ * already 0).
+ */
+extern void (*hybrid_trace_installed)(HybridTrace *t);
+extern void (*hybrid_trace_retired)(HybridTrace *t);
 bool hybrid_tb_same_key(const HybridTBDesc *a, const HybridTBDesc *b);
 
 /*
@@ -164,6 +201,14 @@ bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
  * caller must be in an RCU read section (vCPUs in cpu_exec are).
  */
 HybridTrace *hybrid_table_installed(const void *head_tb);
+/*
+ * Link @slot (of a live trace) to @t, an installed trace TCG just found
+ * at the exit's target, whose pc field there is @pc. Lock-free callers
+ * (vCPUs, in an RCU read section); does nothing if @t is not installed
+ * or the slot is already linked or belongs to another pc.
+ */
+void hybrid_table_link(HybridTrace *from, HybridExitSlot *slot,
+                       HybridTrace *t, uint64_t pc);
 /* Number of installed traces (a cheap test before hybrid_table_installed). */
 extern unsigned hybrid_installed_count;
 

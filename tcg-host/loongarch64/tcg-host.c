@@ -41,6 +41,7 @@ enum {
     REG_ZERO = 0,
     REG_RA = 1,
     REG_A0 = 4,
+    REG_A1 = 5,
     REG_T0 = 12,
     REG_S0 = 23,
 };
@@ -57,6 +58,7 @@ enum {
 #define OPC_NOP         0x03400000u
 #define OPC_PCADDI      0x18000000u
 #define OPC_LD_D        0x28c00000u
+#define OPC_ADDI_D      0x02c00000u
 
 #define SITE_ALIGN      8
 #define RESERVED_LEN    24
@@ -327,7 +329,7 @@ void tcg_host_flush_icache(void *start, size_t len)
 }
 
 size_t tcg_host_emit_entry_thunk(void *buf_rx, void *buf_rw,
-                                 const void *trace_fn, const void *epilogue)
+                                 const void *trace_fn)
 {
     uintptr_t rx = (uintptr_t)buf_rx;
     uint32_t *p = buf_rw;
@@ -336,6 +338,8 @@ size_t tcg_host_emit_entry_thunk(void *buf_rx, void *buf_rw,
 
     /* or $a0, $s0, $zero: env is the first argument */
     p[n++] = insn_or(REG_A0, REG_S0, REG_ZERO);
+    /* addi.d $a1, $zero, 1: entered from a TB */
+    p[n++] = insn_rri12(OPC_ADDI_D, REG_A1, REG_ZERO, 1);
 
     /*
      * Call trace_fn; $sp is 16-aligned (TCG's frame) as the ABI wants.
@@ -353,17 +357,8 @@ size_t tcg_host_emit_entry_thunk(void *buf_rx, void *buf_rw,
         p[n++] = insn_jirl(REG_RA, REG_T0, 0);
     }
 
-    /* Jump to the epilogue with the result in $a0. */
-    if (near_disp(rx + 4 * n, (uintptr_t)epilogue, &disp)) {
-        p[n] = insn_b26(OPC_B, disp);
-        n += 1;
-    } else if (far_pair(rx + 4 * n, (uintptr_t)epilogue, REG_T0, REG_ZERO,
-                        p + n)) {
-        n += 2;
-    } else {
-        n += load_abs(p + n, REG_T0, (uintptr_t)epilogue);
-        p[n++] = insn_jirl(REG_ZERO, REG_T0, 0);
-    }
+    /* jirl $zero, $a0, 0: where the trace says TCG's code goes on */
+    p[n++] = insn_jirl(REG_ZERO, REG_A0, 0);
     return 4 * n;
 }
 

@@ -252,7 +252,7 @@ void tcg_host_flush_icache(void *start, size_t len)
 }
 
 size_t tcg_host_emit_entry_thunk(void *buf_rx, void *buf_rw,
-                                 const void *trace_fn, const void *epilogue)
+                                 const void *trace_fn)
 {
     uintptr_t rx = (uintptr_t)buf_rx;
     uint8_t *p = buf_rw;
@@ -263,6 +263,10 @@ size_t tcg_host_emit_entry_thunk(void *buf_rx, void *buf_rw,
     p[n++] = 0x48;
     p[n++] = 0x89;
     p[n++] = 0xef;
+    /* mov $1, %esi: entered from a TB */
+    p[n++] = 0xbe;
+    put32(p + n, 1);
+    n += 4;
 
     /*
      * call trace_fn. %rsp is 16-aligned here (TCG's frame), as the ABI
@@ -283,21 +287,9 @@ size_t tcg_host_emit_entry_thunk(void *buf_rx, void *buf_rw,
         p[n++] = 0xd3;
     }
 
-    /* jmp epilogue, the result already in %rax */
-    disp = (intptr_t)((uintptr_t)epilogue - (rx + n + 5));
-    if (fits_rel32(disp)) {
-        p[n++] = 0xe9;                          /* jmp rel32 */
-        put32(p + n, disp);
-        n += 4;
-    } else {
-        p[n++] = 0x49;                          /* movabs $epilogue, %r11 */
-        p[n++] = 0xbb;
-        put64(p + n, (uintptr_t)epilogue);
-        n += 8;
-        p[n++] = 0x41;                          /* jmp *%r11 */
-        p[n++] = 0xff;
-        p[n++] = 0xe3;
-    }
+    /* jmp *%rax: where the trace says TCG's code goes on */
+    p[n++] = 0xff;
+    p[n++] = 0xe0;
     return n;
 }
 

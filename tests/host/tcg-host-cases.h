@@ -46,11 +46,11 @@
 #define HT_MiB ((uint64_t)1 << 20)
 #define HT_GiB ((uint64_t)1 << 30)
 
-/* What the trace function returns: all 64 bits must reach the caller. */
-#define HT_TRACE_VALUE 0x5eed0000c0de0001ull
+/* What the "TB" the trace function goes on to returns. */
+#define HT_TRACE_VALUE 2
 
 typedef struct HtEnv {
-    uint64_t value;
+    const void *next;       /* where the trace function says to go on */
 } HtEnv;
 
 /*
@@ -63,6 +63,8 @@ typedef struct HtEnv {
  *   mov).
  * hyb_tmpl_tb1 .. _end: a "TB" body returning 1 to the TB epilogue, for
  *   code entered by hyb_test_tb_exec: "result = 1; goto *%rbx/$s1".
+ * hyb_tmpl_tb2: the same returning 2 (HT_TRACE_VALUE): where the trace
+ *   function tells the entry thunk to go on.
  * hyb_test_tb_exec(env, tb): a stand-in for TCG's prologue: saves the
  *   callee-saved registers, builds a 16-byte aligned frame, env in AREG0,
  *   the TB epilogue address in %rbx/$s1 for hyb_tmpl_tb1, records the
@@ -74,16 +76,17 @@ typedef struct HtEnv {
  *   AREG0 that differs from the TB entry's, unwinds, returns the return
  *   register.
  * hyb_test_probe: the trace function given to the entry thunk: records
- *   the stack pointer on entry, tail-calls hyb_test_trace_c.
+ *   the stack pointer on entry, tail-calls hyb_test_trace_c, which
+ *   returns env->next.
  */
 extern const char hyb_tmpl_ret1[], hyb_tmpl_ret1_end[];
 extern const char hyb_tmpl_ret2[], hyb_tmpl_ret2_end[];
 extern const char hyb_tmpl_ret3[], hyb_tmpl_ret3_end[];
-extern const char hyb_tmpl_tb1[], hyb_tmpl_tb1_end[];
+extern const char hyb_tmpl_tb1[], hyb_tmpl_tb1_end[], hyb_tmpl_tb2[];
 extern const char hyb_test_code_gen_epilogue[], hyb_test_tb_ret[];
 extern const char hyb_test_probe[];
 uintptr_t hyb_test_tb_exec(void *env, const void *tb);
-uintptr_t hyb_test_trace_c(void *env);
+uintptr_t hyb_test_trace_c(void *env, uintptr_t from_tb);
 
 /* written by the assembly above */
 uintptr_t hyb_test_tb_sp, hyb_test_probe_sp;
@@ -92,6 +95,7 @@ int hyb_test_bad_sp, hyb_test_bad_areg0;
 /* written by hyb_test_trace_c */
 void *hyb_test_trace_env;
 int hyb_test_trace_calls;
+uintptr_t hyb_test_trace_from_tb;
 
 #if defined(__x86_64__)
 __asm__(
@@ -120,6 +124,10 @@ __asm__(
     "    jmp *%rbx\n"
     "    .fill 9, 1, 0xcc\n"                        /* to 16 bytes */
     "hyb_tmpl_tb1_end:\n"
+    "    .globl hyb_tmpl_tb2\n"
+    "hyb_tmpl_tb2:\n"
+    "    movl $2, %eax\n"
+    "    jmp *%rbx\n"
     "    .p2align 4\n"
     "    .globl hyb_test_tb_exec\n"
     "    .type hyb_test_tb_exec, @function\n"
@@ -187,6 +195,10 @@ __asm__(
     "    addi.w $a0, $zero, 1\n"
     "    jirl $zero, $s1, 0\n"
     "hyb_tmpl_tb1_end:\n"
+    "    .globl hyb_tmpl_tb2\n"
+    "hyb_tmpl_tb2:\n"
+    "    addi.w $a0, $zero, 2\n"
+    "    jirl $zero, $s1, 0\n"
     "    .p2align 4\n"
     "    .globl hyb_test_tb_exec\n"
     "    .type hyb_test_tb_exec, @function\n"
@@ -253,12 +265,14 @@ __asm__(
 #error "no tcg-host test shim for this host"
 #endif
 
-uintptr_t hyb_test_trace_c(void *env)
+uintptr_t hyb_test_trace_c(void *env, uintptr_t from_tb)
 {
     hyb_test_trace_env = env;
     hyb_test_trace_calls++;
+    hyb_test_trace_from_tb = from_tb;
     /* a wrong env is reported by the caller, not by a crash here */
-    return env == hyb_test_env ? ((HtEnv *)env)->value : 0;
+    return (uintptr_t)(env == hyb_test_env ? ((HtEnv *)env)->next
+                                           : hyb_test_code_gen_epilogue);
 }
 
 typedef uintptr_t HtFn(void);
@@ -599,7 +613,7 @@ static void case_split_wx(void)
 /* tb_ret_addr is found from tcg_code_gen_epilogue, or not at all. */
 static void case_tb_ret(void)
 {
-    HtEnv env = { .value = 0 };
+    HtEnv env = { .next = NULL };
 
     HT_CHECK(tcg_host_tb_ret_addr(hyb_test_code_gen_epilogue) ==
              hyb_test_tb_ret);
@@ -614,18 +628,17 @@ static void case_tb_ret(void)
 
 /*
  * Emit an entry thunk at @thunk (RWX), enter it as a TB with @env in
- * AREG0, and check: the trace function got env, the value came back
- * whole, the stack was call-aligned, the epilogue saw the TB entry's
- * stack pointer and AREG0. Returns the thunk's size, 0 on failure.
+ * AREG0, and check: the trace function got (env, 1), the thunk went on
+ * at the code address it returned, the stack was call-aligned, the
+ * epilogue saw the TB entry's stack pointer and AREG0. Returns the thunk's size, 0 on failure.
  */
 static size_t ht_run_thunk(char *thunk)
 {
-    HtEnv env = { .value = HT_TRACE_VALUE };
-    const void *ret = tcg_host_tb_ret_addr(hyb_test_code_gen_epilogue);
+    HtEnv env = { .next = hyb_tmpl_tb2 };
     size_t n;
 
     __builtin_memset(thunk, 0, TCG_HOST_ENTRY_THUNK_MAX);
-    n = tcg_host_emit_entry_thunk(thunk, thunk, hyb_test_probe, ret);
+    n = tcg_host_emit_entry_thunk(thunk, thunk, hyb_test_probe);
     if (n == 0 || n > TCG_HOST_ENTRY_THUNK_MAX) {
         HT_FAIL("thunk size out of range");
         return 0;
@@ -636,11 +649,12 @@ static size_t ht_run_thunk(char *thunk)
     hyb_test_bad_sp = hyb_test_bad_areg0 = 0;
     hyb_test_probe_sp = 1;
     if (hyb_test_tb_exec(&env, thunk) != HT_TRACE_VALUE) {
-        HT_FAIL("trace value lost");
+        HT_FAIL("the thunk did not go on where the trace said");
         return 0;
     }
-    if (hyb_test_trace_env != &env || hyb_test_trace_calls != 1) {
-        HT_FAIL("trace function not called once with env");
+    if (hyb_test_trace_env != &env || hyb_test_trace_calls != 1 ||
+        hyb_test_trace_from_tb != 1) {
+        HT_FAIL("trace function not called once with env, 1");
         return 0;
     }
     if (hyb_test_probe_sp % 16 != HT_CALLEE_SP_MOD16) {
@@ -655,8 +669,8 @@ static size_t ht_run_thunk(char *thunk)
 }
 
 /*
- * Entry thunk at increasing distances from the trace function and the
- * epilogue (both in the test's text): the host's direct, PC-relative and
+ * Entry thunk at increasing distances from the trace function (in the
+ * test's text): the host's direct, PC-relative and
  * absolute forms. Sizes must not shrink with distance, and the nearest
  * and farthest must differ (both code paths ran).
  */
@@ -701,12 +715,11 @@ static void case_entry_thunk(void)
 /*
  * The whole path: a TB whose entry (the TB's own first instruction, and
  * a reserved site) is patched to an entry thunk runs the trace function
- * and returns its value through the epilogue; restored, it runs the TB.
+ * and goes on where it says (another "TB"); restored, it runs the TB.
  */
 static void case_patch_to_thunk(void)
 {
-    HtEnv env = { .value = HT_TRACE_VALUE };
-    const void *ret = tcg_host_tb_ret_addr(hyb_test_code_gen_epilogue);
+    HtEnv env = { .next = hyb_tmpl_tb2 };
     char *buf = ht_map_near(ht_region(), 0);
     TcgHostPatchSave save = { .form = TCG_HOST_PATCH_NONE };
     char *thunk, *tb2;
@@ -717,7 +730,7 @@ static void case_patch_to_thunk(void)
         return;
     }
     thunk = buf + 4096;
-    n = tcg_host_emit_entry_thunk(thunk, thunk, hyb_test_probe, ret);
+    n = tcg_host_emit_entry_thunk(thunk, thunk, hyb_test_probe);
     tcg_host_flush_icache(thunk, n);
 
     /* the TB's own first instruction(s) as the site */
