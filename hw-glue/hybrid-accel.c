@@ -112,32 +112,57 @@ static bool x86_edge_ok(void *envp, uint64_t pc, uint64_t cs_base,
 
 uint8_t hybrid_trace_exited[HYBRID_MAX_VCPUS];
 
+/* Every this many exits of one TB, a trace tells the execution loop. */
+#define HYBRID_EXIT_HOT_EVERY 1024
+
 /*
- * Trace code leaving at a TB boundary, entered from a TB: go on where
- * TCG's goto_ptr would (its lookup helper: current pc, flags, MMU). If
- * the TB there is the head of an installed trace and the exit is a
- * goto_tb (@slot), link the exit to that trace, as TCG chains TBs:
- * goto_tb targets are fixed, and the pc field is compared on each use.
+ * Trace code leaves trace @t after its TB HYBRID_EXIT_CODE_TB(@code), in
+ * the way HYBRID_EXIT_CODE_HOW(@code), guest state exact in env (and not
+ * through a linked slot: that is inline). Count the exit, then:
+ *
+ * - entered from a TB (@from_tb), at a TB boundary TCG would chain
+ *   (goto_tb, goto_ptr): go straight on where TCG's goto_ptr would (its
+ *   lookup helper: current pc, flags, MMU), returning that code to the
+ *   entry thunk. If the TB there is the head of an installed trace and
+ *   the exit is a goto_tb, link the exit to that trace, as TCG chains
+ *   TBs: goto_tb targets are fixed, and the pc field is checked on use.
+ * - otherwise, and on every HYBRID_EXIT_HOT_EVERY-th exit of the TB:
+ *   back to the execution loop, telling it where a trace left (a NET
+ *   head candidate; a hot one on those exits: trace from there now).
  */
-static const void *hybrid_exit_next(void *envp, HybridTrace *from,
-                                    HybridExitSlot *slot)
+static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
+                                  uint64_t from_tb)
 {
     CPUArchState *env = envp;
-    const void *next = helper_lookup_tb_ptr(env);
+    CPUState *cpu = env_cpu(env);
+    unsigned i = HYBRID_EXIT_CODE_TB(code);
+    int how = HYBRID_EXIT_CODE_HOW(code);
+    uint64_t old = qatomic_read(&t->exits[i]);
+    bool hot = (old & (HYBRID_EXIT_HOT_EVERY - 1)) ==
+               HYBRID_EXIT_HOT_EVERY - 1;
+    const void *next;
     TranslationBlock *tb;
-    HybridTrace *t;
+    HybridTrace *u;
 
-    if (!slot || next == tcg_code_gen_epilogue ||
-        !qatomic_read(&hybrid_installed_count) || qatomic_read(&slot->fn)) {
-        return next;
+    qatomic_set(&t->exits[i], old + 1);     /* statistics: no RMW */
+    if (!from_tb || hot || how == HYBRID_EXIT_TB) {
+        hybrid_trace_exited[cpu->cpu_index] = hot ? HYBRID_EXIT_HOT
+                                                  : HYBRID_EXIT_COLD;
+        return from_tb ? (uintptr_t)tcg_code_gen_epilogue : 0;
+    }
+    next = helper_lookup_tb_ptr(env);
+    /* try to link on one exit in 64: the reverse lookup is not free */
+    if (how < 0 || (old & 63) || next == tcg_code_gen_epilogue ||
+        !qatomic_read(&hybrid_installed_count) ||
+        qatomic_read(&HYBRID_SLOT(t, i, how)->fn)) {
+        return (uintptr_t)next;
     }
     tb = tcg_tb_lookup((uintptr_t)next);
-    t = tb && tb->tc.ptr == next ? hybrid_table_installed(tb) : NULL;
-
-    if (t && qatomic_read(&t->valid)) {
-        hybrid_table_link(from, slot, t, env->eip);
+    u = tb && tb->tc.ptr == next ? hybrid_table_installed(tb) : NULL;
+    if (u && qatomic_read(&u->valid)) {
+        hybrid_table_link(t, HYBRID_SLOT(t, i, how), u, env->eip);
     }
-    return next;
+    return (uintptr_t)next;
 }
 
 const HybridTargetDesc hybrid_target_desc = {
@@ -149,10 +174,7 @@ const HybridTargetDesc hybrid_target_desc = {
                         (ptrdiff_t)offsetof(ArchCPU, env),
     .page_mask = TARGET_PAGE_MASK,
     .pcrel = true,
-    .cpu_index_offset = (ptrdiff_t)offsetof(ArchCPU, parent_obj.cpu_index) -
-                        (ptrdiff_t)offsetof(ArchCPU, env),
-    .trace_exited = hybrid_trace_exited,
-    .exit_next = hybrid_exit_next,
+    .trace_exit = hybrid_trace_exit,
     .code_gen_epilogue = &tcg_code_gen_epilogue,
     .state_pc = x86_state_pc,
     .edge_ok = x86_edge_ok,

@@ -14,7 +14,6 @@
 #include "accel/hybrid/snapshot.h"
 #include "accel/hybrid/hybrid-aborts.h"
 #include "accel/hybrid/trace.h"
-#include "accel/hybrid/record.h"
 
 /*
  * A compiled trace: runs from its head until it leaves. Called by the
@@ -30,14 +29,10 @@ typedef uint64_t (*HybridTraceFn)(void *env, uint64_t from_tb);
  * checked at entry and on every edge between TBs; @entries and @exits[i]
  * (leaving after TB i) are counted with relaxed atomic adds.
  */
-/* Every this many exits of one TB, the trace tells the execution loop. */
-#define HYBRID_EXIT_HOT_EVERY 1024
-
 typedef struct HybridCodeRefs {
     const uint8_t *valid;
     uint64_t *entries;
-    uint64_t *exits;
-    /* the trace (passed to the target's exit_next) and its link slots */
+    /* the trace (passed to the target's trace_exit) and its link slots */
     void *owner;
     HybridExitSlot *links;
 } HybridCodeRefs;

@@ -226,33 +226,17 @@ static LLVMValueRef loop_ret(Lower *l)
     return LLVMBuildSelect(l->b, from_tb, epi, k64(l, 0), "");
 }
 
-/* How a trace is left (exit_trace). */
-enum {
-    EXIT_LOOP = -2,         /* exit_tb: back to the execution loop */
-    EXIT_PTR = -1,          /* goto_ptr: on to whatever TB TCG finds */
-    /* >= 0: goto_tb n, whose target may be linked to a trace */
-};
-
 /*
- * Leave the trace after TB @l->tbi, guest state exact in env; count the
- * exit.
+ * Leave the trace after TB @l->tbi, guest state exact in env.
  *
- * goto_tb n: if the exit is linked to a compiled trace (HybridExitSlot)
- * and the pc is the linked one, tail-call that trace: traces chain to
- * traces, as TCG chains TBs.
- *
- * goto_tb, goto_ptr, when entered from a TB: the trace goes straight on
- * into the next TB as goto_ptr does (hw-glue's exit_next: TCG's lookup
- * with the current pc, flags and MMU; it also links a goto_tb exit that
- * arrives at an installed trace's head). Every HYBRID_EXIT_HOT_EVERY-th
- * exit of a TB (and every exit when called by the execution loop) goes
- * back to the loop instead and says so: the TB there is where a new
- * trace should start (NET: a hot exit is a hot head).
+ * goto_tb n (@how = n >= 0): if the exit is linked to a compiled trace
+ * (HybridExitSlot) and the pc is the linked one, tail-call that trace:
+ * traces chain to traces, as TCG chains TBs. Everything else is the
+ * target's trace_exit(), out of line (see HybridTargetDesc).
  */
 static void exit_trace(Lower *l, int how)
 {
     const HybridTargetDesc *d = l->s->target;
-    LLVMValueRef slot = NULL, old, hot;
 
     if (how >= 0) {
         HybridExitSlot *sp = HYBRID_SLOT_OF(l->refs->links, l->tbi, how);
@@ -268,7 +252,6 @@ static void exit_trace(Lower *l, int how)
         LLVMValueRef args[] = { l->env, l->from_tb };
         LLVMValueRef r;
 
-        slot = LLVMConstIntToPtr(k64(l, (uintptr_t)sp), l->ptr);
         fn = LLVMBuildLoad2(l->b, l->ptr,
                             LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->fn),
                                               l->ptr), "linkfn");
@@ -291,57 +274,18 @@ static void exit_trace(Lower *l, int how)
         LLVMBuildRet(l->b, r);
         LLVMPositionBuilderAtEnd(l->b, no);
     }
-    old = count(l, &l->refs->exits[l->tbi]);
-    /* every HYBRID_EXIT_HOT_EVERY-th exit of a TB goes back as a hot one */
-    hot = LLVMBuildICmp(l->b, LLVMIntEQ,
-                        LLVMBuildAnd(l->b, old,
-                                     k64(l, HYBRID_EXIT_HOT_EVERY - 1), ""),
-                        k64(l, HYBRID_EXIT_HOT_EVERY - 1), "");
-    if (how != EXIT_LOOP) {
-        LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                             "chain");
-        LLVMBasicBlockRef back = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                               "loop");
-        LLVMValueRef from_tb = LLVMBuildICmp(l->b, LLVMIntNE, l->from_tb,
-                                             k64(l, 0), "");
-        LLVMTypeRef at[] = { l->ptr, l->ptr, l->ptr };
-        LLVMTypeRef fty = LLVMFunctionType(l->ptr, at, 3, false);
+    {
+        /* the rest is out of line: counting, lookup, linking, the loop */
+        LLVMTypeRef at[] = { l->ptr, l->ptr, l->i32, l->i64 };
+        LLVMTypeRef fty = LLVMFunctionType(l->i64, at, 4, false);
         LLVMValueRef args[] = {
             l->env, LLVMConstIntToPtr(k64(l, (uintptr_t)l->refs->owner),
                                       l->ptr),
-            LLVMConstNull(l->ptr),
+            kty(l->i32, HYBRID_EXIT_CODE(l->tbi, how)), l->from_tb,
         };
-        LLVMValueRef next;
 
-        LLVMBuildCondBr(l->b, LLVMBuildAnd(l->b, from_tb,
-                                           LLVMBuildNot(l->b, hot, ""), ""),
-                        go, back);
-        LLVMPositionBuilderAtEnd(l->b, go);
-        if (slot) {
-            /* try to link on one exit in 64: the lookup is not free */
-            LLVMValueRef try = LLVMBuildICmp(l->b, LLVMIntEQ,
-                                             LLVMBuildAnd(l->b, old,
-                                                          k64(l, 63), ""),
-                                             k64(l, 0), "");
-            args[2] = LLVMBuildSelect(l->b, try, slot, args[2], "");
-        }
-        next = call_fn(l, fty, d->exit_next, args, 3);
-        LLVMBuildRet(l->b, LLVMBuildPtrToInt(l->b, next, l->i64, ""));
-        LLVMPositionBuilderAtEnd(l->b, back);
+        LLVMBuildRet(l->b, call_fn(l, fty, d->trace_exit, args, 4));
     }
-    if (d->trace_exited) {
-        LLVMValueRef idx = LLVMBuildLoad2(l->b, l->i32,
-                                          env_ptr(l, d->cpu_index_offset), "");
-        LLVMValueRef base = LLVMConstIntToPtr(k64(l, (uintptr_t)d->trace_exited),
-                                              l->ptr);
-        LLVMValueRef fp = LLVMBuildGEP2(l->b, l->i8, base, &idx, 1, "");
-
-        LLVMBuildStore(l->b, LLVMBuildSelect(l->b, hot,
-                                             kty(l->i8, HYBRID_EXIT_HOT),
-                                             kty(l->i8, HYBRID_EXIT_COLD), ""),
-                       fp);
-    }
-    LLVMBuildRet(l->b, loop_ret(l));
 }
 
 static LLVMValueRef call_fn(Lower *l, LLVMTypeRef fty, void *fn,
@@ -769,11 +713,11 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         dead_block(l);
         return true;
     case INDEX_op_goto_ptr:
-        edge(l, true, EXIT_PTR);
+        edge(l, true, HYBRID_EXIT_PTR);
         dead_block(l);
         return true;
     case INDEX_op_exit_tb:
-        exit_trace(l, EXIT_LOOP);
+        exit_trace(l, HYBRID_EXIT_TB);
         dead_block(l);
         return true;
     case INDEX_op_call:
@@ -1032,7 +976,7 @@ static bool lower_tb(Lower *l, unsigned i)
     /* TCG ends every TB with an exit; a block left open returns */
     if (l->err->reason == HYBRID_ABORT__MAX &&
         !LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(l->b))) {
-        exit_trace(l, EXIT_LOOP);
+        exit_trace(l, HYBRID_EXIT_TB);
     }
     for (unsigned k = 0; k < l->tb->nlabels; k++) {
         /* a label branched to but never placed: TCG would not do that */

@@ -60,7 +60,7 @@ static void job_free(Job *j)
 static HybridCodeRefs code_refs(HybridTrace *t)
 {
     return (HybridCodeRefs) {
-        .valid = &t->valid, .entries = &t->entries, .exits = t->exits,
+        .valid = &t->valid, .entries = &t->entries,
         .owner = t, .links = t->links,
     };
 }

@@ -66,16 +66,12 @@ typedef struct HybridTargetDesc {
     int32_t can_do_io_offset;   /* env offset of CPUState.neg.can_do_io */
     uint64_t page_mask;         /* guest TARGET_PAGE_MASK */
     bool pcrel;                 /* insn_start word 0 is a page offset */
-    int32_t cpu_index_offset;   /* env offset of CPUState.cpu_index */
-    /* [cpu_index] set to 1 by trace code that returns (NULL: not kept) */
-    uint8_t *trace_exited;
     /*
-     * const void *exit_next(env, HybridTrace *from, HybridExitSlot *slot):
-     * the host code to go on at when a trace is left at a TB boundary
-     * (TCG's TB lookup, as goto_ptr); links @slot (a goto_tb exit, or
-     * NULL) if an installed trace's head is found there.
+     * uint64_t trace_exit(env, HybridTrace *t, uint32_t code, from_tb):
+     * trace code leaves @t at HYBRID_EXIT_CODE(tb index, how) with the
+     * guest state exact; returns what the trace returns (HybridTraceFn).
      */
-    void *exit_next;
+    void *trace_exit;
     /* TCG's: the epilogue path that returns 0 to cpu_tb_exec() */
     const void *const *code_gen_epilogue;
     /* the value of the pc field for guest linear pc @pc in TB @tb */
@@ -88,6 +84,17 @@ typedef struct HybridTargetDesc {
     void *lds_helper[3];        /* sign-extending loads, sizes 0..2 */
     void *st_helper[4];
 } HybridTargetDesc;
+
+/* How a trace is left (HybridTargetDesc.trace_exit). */
+enum {
+    HYBRID_EXIT_TB = -2,    /* exit_tb: back to the execution loop */
+    HYBRID_EXIT_PTR = -1,   /* goto_ptr: on to whatever TB TCG finds */
+    /* >= 0: goto_tb n, whose target may be linked to a trace */
+};
+#define HYBRID_EXIT_CODE(tbi, how) \
+    ((uint32_t)(tbi) << 2 | (uint32_t)((how) + 2))
+#define HYBRID_EXIT_CODE_TB(code) ((code) >> 2)
+#define HYBRID_EXIT_CODE_HOW(code) ((int)((code) & 3) - 2)
 
 typedef struct HybridSnapshot {
     uint64_t trace_id;
