@@ -61,6 +61,7 @@ build: source $(QEMU_BLD)/build.ninja
 	done
 
 guest: source
+	@$(TOP)/scripts/build-tcg-tests.sh $(QEMU_SRC) $(GUEST)/tcg-tests
 	@$(TOP)/scripts/build-guest.sh $(GUEST)
 	@$(TOP)/scripts/build-system-tests.sh $(QEMU_SRC) $(GUEST)/system
 

@@ -5,6 +5,8 @@
 #               PVH note (skips in-guest decompression: faster test boots)
 #   initrd.gz   busybox-static + guest/init + the programs in guest/programs/
 #               (C files built statically with the host gcc into /opt/hybrid)
+#   initrd-tcg.gz  the same + QEMU's user-level TCG tests from $1/tcg-tests
+#               (if built) in /opt/hybrid/tcg
 # Idempotent: the kernel is fetched once; the initramfs is rebuilt when an
 # input is newer than it.
 set -eu
@@ -63,7 +65,8 @@ init=$TOP/guest/init
 progs=$TOP/guest/programs
 if [ ! -f "$OUT/initrd.gz" ] || [ "$init" -nt "$OUT/initrd.gz" ] ||
    [ "$0" -nt "$OUT/initrd.gz" ] ||
-   [ -n "$(find "$progs" -newer "$OUT/initrd.gz" 2>/dev/null | head -n1)" ]; then
+   [ -n "$(find "$progs" -newer "$OUT/initrd.gz" 2>/dev/null | head -n1)" ] ||
+   [ -n "$(find "$OUT/tcg-tests" -newer "$OUT/initrd.gz" 2>/dev/null | head -n1)" ]; then
     echo "build-guest: initramfs"
     bb=$(fetch_deb busybox-static)
     root=$WORK/root
@@ -85,5 +88,14 @@ if [ ! -f "$OUT/initrd.gz" ] || [ "$init" -nt "$OUT/initrd.gz" ] ||
         esac
     done
     (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -9 > "$OUT/initrd.gz.new"
+    # the same plus QEMU's user-level TCG tests, if built
+    # (scripts/build-tcg-tests.sh): a second image, so that other boots
+    # do not pay for unpacking them
+    if [ -d "$OUT/tcg-tests" ]; then
+        mkdir -p "$root/opt/hybrid/tcg"
+        find "$OUT/tcg-tests" -maxdepth 1 -type f -perm -u+x \
+            -exec cp {} "$root/opt/hybrid/tcg/" \;
+        (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -6 > "$OUT/initrd-tcg.gz"
+    fi
     mv "$OUT/initrd.gz.new" "$OUT/initrd.gz"
 fi

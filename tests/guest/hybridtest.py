@@ -45,7 +45,8 @@ def run_qemu(args, timeout=60, input=None):
     return p.returncode, p.stdout + p.stderr
 
 
-def guest_args(accel, smp=1, kernel='vmlinux', run=None, mem=512, extra=()):
+def guest_args(accel, smp=1, kernel='vmlinux', run=None, mem=512, extra=(),
+               initrd='initrd.gz'):
     append = 'console=ttyS0 panic=-1 quiet'
     if run:
         append += ' hybrid.run=' + run
@@ -53,7 +54,7 @@ def guest_args(accel, smp=1, kernel='vmlinux', run=None, mem=512, extra=()):
             '-smp', str(smp), '-display', 'none', '-serial', 'stdio',
             '-no-reboot', '-net', 'none',
             '-kernel', os.path.join(GUEST, kernel),
-            '-initrd', os.path.join(GUEST, 'initrd.gz'),
+            '-initrd', os.path.join(GUEST, initrd),
             '-append', append] + list(extra)
 
 
@@ -122,14 +123,15 @@ class Guest:
     """A running guest with its serial output, QMP and HMP sockets."""
 
     def __init__(self, accel, smp=1, kernel='vmlinux', run=None, extra=(),
-                 args=None):
+                 args=None, initrd='initrd.gz'):
         """Boot the bundled guest, or start QEMU with @args if given."""
         self.dir = tempfile.mkdtemp(prefix='hybrid-test-')
         self.qmp_path = os.path.join(self.dir, 'qmp.sock')
         self.hmp_path = os.path.join(self.dir, 'hmp.sock')
         self.log_path = os.path.join(self.dir, 'serial.log')
         if args is None:
-            args = guest_args(accel, smp, kernel, run, extra=extra)
+            args = guest_args(accel, smp, kernel, run, extra=extra,
+                              initrd=initrd)
         args = list(args) + [
             '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
             '-monitor', 'unix:%s,server=on,wait=off' % self.hmp_path]
