@@ -183,6 +183,8 @@ const HybridTargetDesc hybrid_target_desc = {
     .lds_helper = { helper_ldsb_mmu, helper_ldsw_mmu, helper_ldsl_mmu },
     .st_helper = { helper_stb_mmu, helper_stw_mmu, helper_stl_mmu,
                    helper_stq_mmu },
+    .ld16_helper = helper_ld16_mmu,
+    .st16_helper = helper_st16_mmu,
 };
 
 static void hybrid_tb_translated(CPUState *cpu, TranslationBlock *tb,

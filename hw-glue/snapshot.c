@@ -9,6 +9,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/log.h"
 #include "qemu/atomic.h"
 #include "exec/exec-all.h"
 #include "exec/cpu-common.h"
@@ -34,7 +35,7 @@ static bool copy_temps(TCGContext *s, HybridSnapTB *out, const char **why)
         TCGTemp *ts = &s->temps[i];
         HybridSnapTemp *t = &out->temps[i];
 
-        t->type = ts->base_type;
+        t->type = ts->type;      /* an I128 is two I64 halves */
         switch (ts->kind) {
         case TEMP_FIXED:
             /* env, or TCG's own frame pointer, which guest ops never use */
@@ -226,6 +227,12 @@ HybridSnapshot *hybrid_snapshot_make(CPUState *cpu, const HybridTrace *t,
         if (!st->ops || tb_page_addr0(tb) != k->phys0) {
             *why = HYBRID_ABORT_SNAPSHOT;
             goto fail;
+        }
+        if (qemu_loglevel_mask(LOG_HYBRID)) {
+            /* for the log: the guest code, read as the debugger would */
+            st->code_size = tb->size;
+            st->code = g_malloc0(tb->size);
+            cpu_memory_rw_debug(cpu, k->pc, st->code, tb->size, false);
         }
     }
     return s;

@@ -63,9 +63,23 @@ static bool fail(Lower *l, HybridAbort why, int opc, const char *detail)
     return false;
 }
 
+/*
+ * The LLVM type holding a value of TCG type @tcg_type: integers of its
+ * width, vectors too (bit-cast to <lanes x element> by each vector op).
+ */
 static LLVMTypeRef ty(Lower *l, unsigned tcg_type)
 {
-    return tcg_type == TCG_TYPE_I32 ? l->i32 : l->i64;
+    switch (tcg_type) {
+    case TCG_TYPE_I32:
+        return l->i32;
+    case TCG_TYPE_I128:
+    case TCG_TYPE_V128:
+        return LLVMIntTypeInContext(l->ctx, 128);
+    case TCG_TYPE_V256:
+        return LLVMIntTypeInContext(l->ctx, 256);
+    default:
+        return l->i64;      /* I64, V64 */
+    }
 }
 
 static LLVMValueRef env_ptr(Lower *l, int64_t offset)
@@ -125,6 +139,16 @@ static LLVMValueRef get(Lower *l, uint64_t idx)
 
     switch (t->kind) {
     case HYBRID_TEMP_CONST:
+        if (t->type >= TCG_TYPE_V64) {
+            /* vector constants hold their value replicated to 64 bits */
+            unsigned n = LLVMGetIntTypeWidth(tt) / 64;
+            LLVMValueRef lanes[4];
+
+            for (unsigned i = 0; i < n; i++) {
+                lanes[i] = LLVMConstInt(l->i64, t->val, false);
+            }
+            return LLVMConstBitCast(LLVMConstVector(lanes, n), tt);
+        }
         return LLVMConstInt(tt, t->val, false);
     case HYBRID_TEMP_ENV:
         return LLVMBuildPtrToInt(l->b, l->env, l->i64, "");
@@ -151,6 +175,12 @@ static void env_written(Lower *l, int64_t offset)
 static void set(Lower *l, uint64_t idx, LLVMValueRef v)
 {
     const HybridSnapTemp *t = temp(l, idx);
+
+    if (LLVMTypeOf(v) != ty(l, t->type)) {
+        /* a lowering bug: never store past a guest register */
+        fail(l, HYBRID_ABORT_LLVM, -1, "value and temp types differ");
+        return;
+    }
 
     switch (t->kind) {
     case HYBRID_TEMP_GLOBAL:
@@ -624,6 +654,57 @@ static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     return true;
 }
 
+/* 128-bit guest memory: (lo, hi, addr, oi) through QEMU's 16-byte helpers. */
+static bool lower_qemu_ld128(Lower *l, const uint64_t *a)
+{
+    LLVMTypeRef i128 = LLVMIntTypeInContext(l->ctx, 128);
+    LLVMTypeRef at[] = { l->ptr, l->i64, l->i32, l->i64 };
+    LLVMValueRef args[4], v;
+    Saved sv;
+
+    args[0] = l->env;
+    args[1] = get(l, a[2]);
+    if (LLVMTypeOf(args[1]) != l->i64) {
+        args[1] = LLVMBuildZExt(l->b, args[1], l->i64, "");
+    }
+    args[2] = kty(l->i32, a[3]);
+    args[3] = k64(l, 0);
+    sv = exact_state(l);
+    v = call_fn(l, LLVMFunctionType(i128, at, 4, false),
+                l->s->target->ld16_helper, args, 4);
+    restore_state(l, sv);
+    set(l, a[0], LLVMBuildTrunc(l->b, v, l->i64, ""));
+    set(l, a[1], LLVMBuildTrunc(l->b, LLVMBuildLShr(l->b, v,
+                                                    kty(i128, 64), ""),
+                                l->i64, ""));
+    return true;
+}
+
+static bool lower_qemu_st128(Lower *l, const uint64_t *a)
+{
+    LLVMTypeRef i128 = LLVMIntTypeInContext(l->ctx, 128);
+    LLVMTypeRef at[] = { l->ptr, l->i64, i128, l->i32, l->i64 };
+    LLVMValueRef args[5], lo, hi;
+    Saved sv;
+
+    lo = LLVMBuildZExt(l->b, get(l, a[0]), i128, "");
+    hi = LLVMBuildZExt(l->b, get(l, a[1]), i128, "");
+    args[0] = l->env;
+    args[1] = get(l, a[2]);
+    if (LLVMTypeOf(args[1]) != l->i64) {
+        args[1] = LLVMBuildZExt(l->b, args[1], l->i64, "");
+    }
+    args[2] = LLVMBuildOr(l->b, lo, LLVMBuildShl(l->b, hi, kty(i128, 64), ""),
+                          "");
+    args[3] = kty(l->i32, a[3]);
+    args[4] = k64(l, 0);
+    sv = exact_state(l);
+    call_fn(l, LLVMFunctionType(l->vd, at, 5, false),
+            l->s->target->st16_helper, args, 5);
+    restore_state(l, sv);
+    return true;
+}
+
 /* The double-width product of @x and @y (signed or unsigned). */
 static LLVMValueRef wide_mul(Lower *l, LLVMValueRef x, LLVMValueRef y,
                              bool sign)
@@ -644,6 +725,226 @@ static LLVMValueRef high_half(Lower *l, LLVMValueRef z, LLVMTypeRef t)
                           t, "");
 }
 
+/* Vector ops: <lanes x element> views of a TCG vector value. */
+static LLVMTypeRef vec_ty(Lower *l, const HybridSnapOp *op)
+{
+    unsigned bits = LLVMGetIntTypeWidth(ty(l, op->param1));
+    unsigned ebits = 8 << op->param2;
+
+    return LLVMVectorType(LLVMIntTypeInContext(l->ctx, ebits), bits / ebits);
+}
+
+static LLVMValueRef vget(Lower *l, const HybridSnapOp *op, uint64_t idx)
+{
+    return LLVMBuildBitCast(l->b, get(l, idx), vec_ty(l, op), "");
+}
+
+static void vset(Lower *l, const HybridSnapOp *op, uint64_t idx,
+                 LLVMValueRef v)
+{
+    set(l, idx, LLVMBuildBitCast(l->b, v, ty(l, op->param1), ""));
+}
+
+/* A vector of @op's shape with every element @x (an integer). */
+static LLVMValueRef splat(Lower *l, const HybridSnapOp *op, LLVMValueRef x)
+{
+    LLVMTypeRef vt = vec_ty(l, op);
+    LLVMTypeRef et = LLVMGetElementType(vt);
+    unsigned n = LLVMGetVectorSize(vt);
+    unsigned xw = LLVMGetIntTypeWidth(LLVMTypeOf(x));
+    unsigned ew = LLVMGetIntTypeWidth(et);
+    LLVMValueRef v;
+
+    if (xw > ew) {
+        x = LLVMBuildTrunc(l->b, x, et, "");
+    } else if (xw < ew) {
+        x = LLVMBuildZExt(l->b, x, et, "");
+    }
+    v = LLVMBuildInsertElement(l->b, LLVMGetUndef(vt), x, k64(l, 0), "");
+    return LLVMBuildShuffleVector(l->b, v, LLVMGetUndef(vt),
+                                  LLVMConstNull(LLVMVectorType(l->i32, n)),
+                                  "");
+}
+
+/* Shift counts masked to the element width (out of range: poison). */
+static LLVMValueRef vmask(Lower *l, const HybridSnapOp *op, LLVMValueRef c)
+{
+    unsigned ew = 8 << op->param2;
+
+    return LLVMBuildAnd(l->b, c, splat(l, op, k64(l, ew - 1)), "");
+}
+
+static LLVMValueRef vintrinsic(Lower *l, const char *name,
+                               const HybridSnapOp *op, LLVMValueRef *args,
+                               unsigned n)
+{
+    return intrinsic(l, name, vec_ty(l, op), args, n);
+}
+
+/* Lower vector op @op; false if it is not one this knows. */
+static bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
+{
+    LLVMBuilderRef b = l->b;
+    LLVMValueRef x, y, z, args[3];
+
+    switch (op->opc) {
+    case INDEX_op_mov_vec:
+        set(l, a[0], get(l, a[1]));
+        return true;
+    case INDEX_op_dup_vec:
+        vset(l, op, a[0], splat(l, op, get(l, a[1])));
+        return true;
+    case INDEX_op_ld_vec:
+        x = LLVMBuildLoad2(b, ty(l, op->param1), host_ptr(l, a[1], a[2]), "");
+        LLVMSetAlignment(x, 1);
+        set(l, a[0], x);
+        return true;
+    case INDEX_op_st_vec:
+        x = LLVMBuildStore(b, get(l, a[0]), host_ptr(l, a[1], a[2]));
+        LLVMSetAlignment(x, 1);
+        return true;
+    case INDEX_op_dupm_vec:
+        x = LLVMBuildLoad2(b, LLVMGetElementType(vec_ty(l, op)),
+                           host_ptr(l, a[1], a[2]), "");
+        LLVMSetAlignment(x, 1);
+        vset(l, op, a[0], splat(l, op, x));
+        return true;
+    case INDEX_op_not_vec:
+        set(l, a[0], LLVMBuildNot(b, get(l, a[1]), ""));
+        return true;
+    case INDEX_op_and_vec:
+    case INDEX_op_or_vec:
+    case INDEX_op_xor_vec:
+    case INDEX_op_andc_vec:
+    case INDEX_op_orc_vec:
+    case INDEX_op_nand_vec:
+    case INDEX_op_nor_vec:
+    case INDEX_op_eqv_vec:
+        x = get(l, a[1]);
+        y = get(l, a[2]);
+        switch (op->opc) {
+        case INDEX_op_and_vec: z = LLVMBuildAnd(b, x, y, ""); break;
+        case INDEX_op_or_vec: z = LLVMBuildOr(b, x, y, ""); break;
+        case INDEX_op_xor_vec: z = LLVMBuildXor(b, x, y, ""); break;
+        case INDEX_op_andc_vec:
+            z = LLVMBuildAnd(b, x, LLVMBuildNot(b, y, ""), "");
+            break;
+        case INDEX_op_orc_vec:
+            z = LLVMBuildOr(b, x, LLVMBuildNot(b, y, ""), "");
+            break;
+        case INDEX_op_nand_vec:
+            z = LLVMBuildNot(b, LLVMBuildAnd(b, x, y, ""), "");
+            break;
+        case INDEX_op_nor_vec:
+            z = LLVMBuildNot(b, LLVMBuildOr(b, x, y, ""), "");
+            break;
+        default:
+            z = LLVMBuildNot(b, LLVMBuildXor(b, x, y, ""), "");
+            break;
+        }
+        set(l, a[0], z);
+        return true;
+    case INDEX_op_bitsel_vec:
+        x = get(l, a[1]);
+        z = LLVMBuildOr(b, LLVMBuildAnd(b, get(l, a[2]), x, ""),
+                        LLVMBuildAnd(b, get(l, a[3]), LLVMBuildNot(b, x, ""),
+                                     ""), "");
+        set(l, a[0], z);
+        return true;
+    default:
+        break;
+    }
+
+    /* element-wise from here */
+    x = vget(l, op, a[1]);
+    switch (op->opc) {
+    case INDEX_op_neg_vec:
+        vset(l, op, a[0], LLVMBuildNeg(b, x, ""));
+        return true;
+    case INDEX_op_abs_vec:
+        z = LLVMBuildICmp(b, LLVMIntSLT, x, LLVMConstNull(LLVMTypeOf(x)), "");
+        vset(l, op, a[0], LLVMBuildSelect(b, z, LLVMBuildNeg(b, x, ""), x, ""));
+        return true;
+    case INDEX_op_shli_vec:
+    case INDEX_op_shri_vec:
+    case INDEX_op_sari_vec:
+    case INDEX_op_rotli_vec:
+        y = vmask(l, op, splat(l, op, k64(l, a[2])));
+        break;
+    case INDEX_op_shls_vec:
+    case INDEX_op_shrs_vec:
+    case INDEX_op_sars_vec:
+    case INDEX_op_rotls_vec:
+        y = vmask(l, op, splat(l, op, get(l, a[2])));
+        break;
+    case INDEX_op_shlv_vec:
+    case INDEX_op_shrv_vec:
+    case INDEX_op_sarv_vec:
+    case INDEX_op_rotlv_vec:
+    case INDEX_op_rotrv_vec:
+        y = vmask(l, op, vget(l, op, a[2]));
+        break;
+    case INDEX_op_cmpsel_vec:
+        y = vget(l, op, a[2]);
+        z = cmp(l, a[5], x, y);
+        vset(l, op, a[0], LLVMBuildSelect(b, z, vget(l, op, a[3]),
+                                          vget(l, op, a[4]), ""));
+        return true;
+    default:
+        y = vget(l, op, a[2]);
+        break;
+    }
+    args[0] = x;
+    args[1] = y;
+    switch (op->opc) {
+    case INDEX_op_add_vec: z = LLVMBuildAdd(b, x, y, ""); break;
+    case INDEX_op_sub_vec: z = LLVMBuildSub(b, x, y, ""); break;
+    case INDEX_op_mul_vec: z = LLVMBuildMul(b, x, y, ""); break;
+    case INDEX_op_ssadd_vec: z = vintrinsic(l, "llvm.sadd.sat", op, args, 2); break;
+    case INDEX_op_usadd_vec: z = vintrinsic(l, "llvm.uadd.sat", op, args, 2); break;
+    case INDEX_op_sssub_vec: z = vintrinsic(l, "llvm.ssub.sat", op, args, 2); break;
+    case INDEX_op_ussub_vec: z = vintrinsic(l, "llvm.usub.sat", op, args, 2); break;
+    case INDEX_op_smin_vec: z = vintrinsic(l, "llvm.smin", op, args, 2); break;
+    case INDEX_op_umin_vec: z = vintrinsic(l, "llvm.umin", op, args, 2); break;
+    case INDEX_op_smax_vec: z = vintrinsic(l, "llvm.smax", op, args, 2); break;
+    case INDEX_op_umax_vec: z = vintrinsic(l, "llvm.umax", op, args, 2); break;
+    case INDEX_op_shli_vec:
+    case INDEX_op_shls_vec:
+    case INDEX_op_shlv_vec:
+        z = LLVMBuildShl(b, x, y, "");
+        break;
+    case INDEX_op_shri_vec:
+    case INDEX_op_shrs_vec:
+    case INDEX_op_shrv_vec:
+        z = LLVMBuildLShr(b, x, y, "");
+        break;
+    case INDEX_op_sari_vec:
+    case INDEX_op_sars_vec:
+    case INDEX_op_sarv_vec:
+        z = LLVMBuildAShr(b, x, y, "");
+        break;
+    case INDEX_op_rotli_vec:
+    case INDEX_op_rotls_vec:
+    case INDEX_op_rotlv_vec:
+        args[1] = x;
+        args[2] = y;
+        z = vintrinsic(l, "llvm.fshl", op, args, 3);
+        break;
+    case INDEX_op_rotrv_vec:
+        args[1] = x;
+        args[2] = y;
+        z = vintrinsic(l, "llvm.fshr", op, args, 3);
+        break;
+    case INDEX_op_cmp_vec:
+        z = LLVMBuildSExt(b, cmp(l, a[3], x, y), vec_ty(l, op), "");
+        break;
+    default:
+        return false;
+    }
+    vset(l, op, a[0], z);
+    return true;
+}
+
 #define OPC2(name) case INDEX_op_##name##_i32: case INDEX_op_##name##_i64
 
 /* Lower one op; false (with l->err set) if it cannot be. */
@@ -656,7 +957,8 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
     LLVMValueRef x, y, z;
 
     if (def->flags & TCG_OPF_VECTOR) {
-        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, def->name);
+        return lower_vec(l, op, a) ||
+               fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, def->name);
     }
     /* the type of most ops is the type of their first temp */
     t = def->nb_oargs + def->nb_iargs && op->opc != INDEX_op_call &&
@@ -664,19 +966,9 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
 
     switch (op->opc) {
     case INDEX_op_insn_start: {
-        const HybridTargetDesc *d = l->s->target;
-        uint64_t w0 = a[0];
-
-        if (d->pcrel) {
-            uint64_t start = l->tb->pc;
-            w0 = (start & d->page_mask) | w0;
-            if (w0 < start) {
-                w0 += ~d->page_mask + 1;    /* insn on the TB's 2nd page */
-            }
-        }
         l->have_insn = true;
         l->pc_written = l->state_written = false;
-        l->insn_pc = w0;
+        l->insn_pc = hybrid_snap_insn_pc(l->s->target, l->tb, a[0]);
         l->insn_state = op->nargs > 1 ? (int64_t)a[1] : 0;
         return true;
     }
@@ -729,6 +1021,10 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
     case INDEX_op_qemu_st_i64:
     case INDEX_op_qemu_st8_i32:
         return lower_qemu_st(l, op, a);
+    case INDEX_op_qemu_ld_i128:
+        return lower_qemu_ld128(l, a);
+    case INDEX_op_qemu_st_i128:
+        return lower_qemu_st128(l, a);
 
     OPC2(mov):
         set(l, a[0], get(l, a[1]));

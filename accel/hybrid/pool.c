@@ -18,6 +18,9 @@
 #include "qemu/atomic.h"
 #include "qemu/thread.h"
 #include "qemu/timer.h"
+#include "qemu/log.h"
+#include "tcg/tcg.h"
+#include "disas/disas.h"
 #include "hybrid.h"
 #include "trace.h"
 #include "pool.h"
@@ -55,7 +58,6 @@ static void job_free(Job *j)
     g_free(j);
 }
 
-/* HYBRID_DUMP_IR=file: append each trace's IR, before and after opt. */
 /* The trace's own state its code uses; the trace outlives its code. */
 static HybridCodeRefs code_refs(HybridTrace *t)
 {
@@ -65,35 +67,91 @@ static HybridCodeRefs code_refs(HybridTrace *t)
     };
 }
 
-static void dump_ir(Job *j)
+/*
+ * -d hybrid: the trace about to be compiled: its guest code (each
+ * instruction's address and bytes, TB by TB) and its LLVM IR before and
+ * after optimisation (lowered again for the log: the compile itself is
+ * not slowed when the log is off).
+ */
+static void log_trace(Job *j)
 {
-    static QemuMutex lock;
-    static gsize once;
-    const char *path = getenv("HYBRID_DUMP_IR");
+    const HybridSnapshot *s = j->snap;
     HybridCompileError err;
     FILE *f;
 
-    if (!path) {
+    if (!qemu_loglevel_mask(LOG_HYBRID)) {
         return;
     }
-    if (g_once_init_enter(&once)) {
-        qemu_mutex_init(&lock);
-        g_once_init_leave(&once, 1);
+    f = qemu_log_trylock();
+    if (!f) {
+        return;
     }
-    qemu_mutex_lock(&lock);
-    f = fopen(path, "a");
-    if (f) {
-        for (int opt = 0; opt < 2; opt++) {
-            HybridCodeRefs refs = code_refs(j->trace);
-            g_autofree char *ir = hybrid_lower_to_string(j->snap, &refs,
-                                                         opt, &err);
-            fprintf(f, ";; trace %" PRIu64 " pc 0x%" PRIx64 " %s\n%s\n",
-                    j->trace->id, j->trace->tbs[0].key.pc,
-                    opt ? "optimised" : "lowered", ir ? ir : err.detail);
+    fprintf(f, "HYBRID: trace %" PRIu64 " (%s), head 0x%" PRIx64
+            ", %u TBs, %u guest instructions%s\n", j->trace->id,
+            j->trace->user ? "user" : "kernel", j->trace->tbs[0].key.pc,
+            s->ntbs, j->trace->insns, s->loop ? ", loop" : "");
+    for (unsigned i = 0; i < s->ntbs; i++) {
+        const HybridSnapTB *tb = &s->tbs[i];
+        uint64_t pcs[512];
+        unsigned n = 0;
+
+        fprintf(f, "  TB %u: pc 0x%" PRIx64 " cs_base 0x%" PRIx64
+                " flags 0x%x, %u bytes\n", i, tb->pc, tb->cs_base,
+                tb->flags, tb->code_size);
+        for (unsigned k = 0; k < tb->nops && n < ARRAY_SIZE(pcs); k++) {
+            if (tb->ops[k].opc == INDEX_op_insn_start) {
+                pcs[n++] = hybrid_snap_insn_pc(s->target, tb,
+                                               tb->args[tb->ops[k].first_arg]);
+            }
         }
-        fclose(f);
+        for (unsigned k = 0; k < n; k++) {
+            uint64_t end = k + 1 < n ? pcs[k + 1] : tb->pc + tb->code_size;
+
+            fprintf(f, "    0x%016" PRIx64 ":", pcs[k]);
+            for (uint64_t p = pcs[k]; p < end && tb->code &&
+                 p - tb->pc < tb->code_size; p++) {
+                fprintf(f, " %02x", tb->code[p - tb->pc]);
+            }
+            fputc('\n', f);
+        }
     }
-    qemu_mutex_unlock(&lock);
+    for (int opt = 0; opt < 2; opt++) {
+        HybridCodeRefs refs = code_refs(j->trace);
+        g_autofree char *ir = hybrid_lower_to_string(s, &refs, opt, &err);
+
+        fprintf(f, "HYBRID: trace %" PRIu64 " LLVM IR, %s:\n%s\n",
+                j->trace->id, opt ? "optimised" : "as lowered",
+                ir ? ir : err.detail);
+    }
+    qemu_log_unlock(f);
+}
+
+/* -d hybrid: how the compile ended, with the host code. */
+static void log_code(Job *j, HybridCode *code, const HybridCompileError *err,
+                     uint64_t ns)
+{
+    FILE *f;
+
+    if (!qemu_loglevel_mask(LOG_HYBRID)) {
+        return;
+    }
+    f = qemu_log_trylock();
+    if (!f) {
+        return;
+    }
+    if (code) {
+        fprintf(f, "HYBRID: trace %" PRIu64 " compiled in %" PRIu64
+                " us: %zu bytes of host code at %p\n", j->trace->id,
+                ns / 1000, hybrid_code_size(code),
+                (void *)(uintptr_t)hybrid_code_fn(code));
+        disas(f, (void *)(uintptr_t)hybrid_code_fn(code),
+              hybrid_code_size(code));
+    } else {
+        fprintf(f, "HYBRID: trace %" PRIu64 " not compiled: %s%s%s\n",
+                j->trace->id, hybrid_abort_info[err->reason].name,
+                err->detail[0] ? ": " : "", err->detail);
+    }
+    qemu_log_unlock(f);
 }
 
 static void compile(Job *j, bool on_vcpu)
@@ -105,9 +163,10 @@ static void compile(Job *j, bool on_vcpu)
     uint64_t ns;
 
     hybrid_table_set_state(j->trace, HYBRID_TRACE_COMPILING);
-    dump_ir(j);
+    log_trace(j);
     code = hybrid_jit_compile(j->snap, &refs, &err);
     ns = get_clock() - t0;
+    log_code(j, code, &err, ns);
     qatomic_add(&hybrid_compile_ns_total, ns);
     if (on_vcpu) {
         qatomic_add(&hybrid_compile_ns_vcpu, ns);

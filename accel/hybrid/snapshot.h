@@ -55,6 +55,9 @@ typedef struct HybridSnapTB {
     uint64_t *args;
     HybridSnapTemp *temps;
     HybridSnapHelper *helpers;
+    /* the guest code bytes, only when -d hybrid logs (else NULL) */
+    uint8_t *code;
+    uint32_t code_size;
 } HybridSnapTB;
 
 /* What the lowering needs to know of the guest target (from hw-glue). */
@@ -83,6 +86,7 @@ typedef struct HybridTargetDesc {
     void *ld_helper[4];         /* zero-extending loads */
     void *lds_helper[3];        /* sign-extending loads, sizes 0..2 */
     void *st_helper[4];
+    void *ld16_helper, *st16_helper;    /* 16 bytes, Int128 values */
 } HybridTargetDesc;
 
 /* How a trace is left (HybridTargetDesc.trace_exit). */
@@ -105,5 +109,9 @@ typedef struct HybridSnapshot {
 } HybridSnapshot;
 
 void hybrid_snapshot_free(HybridSnapshot *s);
+
+/* The guest pc of instruction @w0 (insn_start word 0) of @tb. */
+uint64_t hybrid_snap_insn_pc(const HybridTargetDesc *d,
+                             const HybridSnapTB *tb, uint64_t w0);
 
 #endif /* HYBRID_SNAPSHOT_H */
