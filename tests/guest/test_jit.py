@@ -2,7 +2,9 @@
 CPU-bound program with compiled traces installed and entered (checked
 through QMP), with the same result as -accel tcg, with compiles on the
 vCPU (threads=0) and on optimizer threads (threads=2)."""
+import os
 import re
+import tempfile
 from hybridtest import Tap, Guest
 
 t = Tap()
@@ -19,8 +21,11 @@ want = result(g.output())
 g.kill()
 t.ok(want, 'hotloop runs under tcg')
 
+logfile = os.path.join(tempfile.mkdtemp(prefix='hybrid-log-'), 'hybrid.log')
 for opts in ('jit=1,threads=0', 'jit=1,threads=2'):
-    g = Guest('hybrid,' + opts, run='hotloop')
+    # the second run also logs its compiled traces (-d hybrid)
+    extra = ('-d', 'hybrid', '-D', logfile) if 'threads=2' in opts else ()
+    g = Guest('hybrid,' + opts, run='hotloop', extra=extra)
     started = g.wait_for('hotloop: func=', timeout=240)
     r = g.qmp.cmd('query-hybrid-traces') if started else {}
     g.wait_exit(timeout=240)
@@ -45,4 +50,16 @@ for opts in ('jit=1,threads=0', 'jit=1,threads=2'):
          '%s: installed traces show compile time and code size' % opts, r)
     t.ok(result(out) == want, '%s: hotloop result equals tcg\'s' % opts,
          '%s vs %s\n%s' % (result(out), want, out[-3000:]))
+log = open(logfile, errors='replace').read() if os.path.exists(logfile) else ''
+m = re.search(r'^HYBRID: trace (\d+) \(user\), head 0x4016', log, re.M)
+t.ok(m, '-d hybrid logs the hot loop\'s trace', log[:2000])
+if m:
+    n = m.group(1)
+    t.ok(re.search(r'^    0x00000000004016[0-9a-f]{2}:( [0-9a-f]{2})+$', log, re.M)
+         and 'HYBRID: trace %s LLVM IR, as lowered:' % n in log
+         and 'HYBRID: trace %s LLVM IR, optimised:' % n in log
+         and re.search(r'^HYBRID: trace %s compiled in \d+ us: \d+ bytes'
+                       % n, log, re.M),
+         '-d hybrid: its guest code, IR before and after optimisation, '
+         'host code size', log[:2000])
 t.done()
