@@ -66,8 +66,9 @@ static bool exiting;
 
 static void jit_atexit(void)
 {
-    if (!exiting) {             /* registered more than once, see below */
-        exiting = true;
+    if (!qatomic_read(&exiting)) {  /* registered more than once, see below */
+        /* no new compile starts: the exit waits for those running only */
+        qatomic_set(&exiting, true);
         pthread_rwlock_wrlock(&exit_rwlock);
     }
 }
@@ -315,6 +316,13 @@ HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const HybridCodeRefs *re
     HybridCode *c;
 
     pthread_rwlock_rdlock(&exit_rwlock);
+    if (qatomic_read(&exiting)) {
+        pthread_rwlock_unlock(&exit_rwlock);
+        err->reason = HYBRID_ABORT_LLVM;
+        err->opc = -1;
+        pstrcpy(err->detail, sizeof(err->detail), "QEMU is exiting");
+        return NULL;
+    }
     if (sigsetjmp(jb, 0)) {
         fatal_jmp = NULL;
         if (locked) {

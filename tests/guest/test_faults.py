@@ -1,0 +1,66 @@
+"""Exceptions and interrupts inside compiled traces (guest/programs/faults.c).
+
+- A division by zero, a load from an unmapped page and ud2, each raised
+  at the last iteration of a hot loop that runs as a compiled trace: the
+  signal, its code and address and every register the guest's handler
+  sees equal -accel tcg's (threads=0 and threads=2).
+- A loop that spins until SIGALRM ends: timer interrupts are taken inside
+  compiled code.
+- A guest spinning in a compiled trace stops promptly on QMP 'stop',
+  resumes on 'cont' and exits promptly on 'quit'.
+"""
+import re
+import time
+from hybridtest import Tap, Guest, wait_trace
+
+t = Tap()
+JIT = 'jit=1,hot=8,jit-hot=8'
+
+
+def run(accel):
+    g = Guest(accel, run='faults', extra=('-no-shutdown',))
+    done = g.wait_for('hybrid-guest: faults exited', timeout=300)
+    r = g.qmp.cmd('query-hybrid-traces') if accel != 'tcg' else {}
+    out = g.output()
+    g.kill()
+    return done, re.findall(r'^faults: .*$', out, re.M), r.get('return', {}), out
+
+
+done, want, _, out = run('tcg')
+t.ok(done and len(want) == 4 and 'spin saw the alarm' in want[-1],
+     'faults runs under tcg', out[-2000:])
+for opts in ('threads=0', 'threads=2'):
+    done, got, r, out = run('hybrid,%s,%s' % (JIT, opts))
+    t.ok(done and got == want, '%s: signals and registers equal tcg\'s' % opts,
+         '\n'.join(got) + '\nvs\n' + '\n'.join(want) + '\n' + out[-1500:])
+    user = [tr for tr in r.get('traces', []) if tr['mode'] == 'user' and
+            tr['entries'] > 0 and tr['state'] == 'installed']
+    t.ok(len(user) >= 3, '%s: the loops ran as compiled traces' % opts,
+         r.get('counters'))
+
+for accel in ('tcg', 'hybrid,' + JIT + ',threads=2'):
+    g = Guest(accel, run='spin-forever')
+    up = g.wait_for('faults: spinning', timeout=120)
+    if accel != 'tcg':
+        tr, _ = wait_trace(g.qmp, lambda tr: tr['mode'] == 'user' and
+                           tr['state'] == 'installed' and
+                           tr['entries'] > 0, timeout=60)
+        t.ok(up and tr, '%s: the spin loop runs as a compiled trace' % accel)
+    t0 = time.time()
+    r1 = g.qmp.cmd('stop')
+    status = g.qmp.cmd('query-status').get('return', {}).get('status')
+    stop_s = time.time() - t0
+    t.ok(up and 'return' in r1 and status == 'paused' and stop_s < 2,
+         '%s: stop while spinning takes effect at once (%.2f s)'
+         % (accel, stop_s), status)
+    g.qmp.cmd('cont')
+    time.sleep(0.5)
+    status = g.qmp.cmd('query-status').get('return', {}).get('status')
+    t0 = time.time()
+    g.qmp.cmd('quit')
+    rc = g.wait_exit(timeout=10)
+    quit_s = time.time() - t0
+    t.ok(status == "running" and rc is not None and quit_s < 2,
+         '%s: cont resumes, quit exits at once (%.2f s)' % (accel, quit_s))
+    g.kill()
+t.done()
