@@ -33,6 +33,7 @@
 #include "hybrid-glue.h"
 #include "accel/hybrid/record.h"
 #include "accel/hybrid/pool.h"
+#include "llvm-backend/llvm-backend.h"
 
 #define TYPE_HYBRID_ACCEL ACCEL_CLASS_NAME("hybrid")
 
@@ -194,6 +195,41 @@ static void hybrid_tb_translated(CPUState *cpu, TranslationBlock *tb,
     hybrid_snapshot_capture(cpu, tb, pc);
 }
 
+/*
+ * HYBRID_EXPORT=DIR (tests): the first HYBRID_EXPORT_MAX portable traces
+ * go to DIR as trace-ID.ll (hybrid_lower_portable(), function trace_ID)
+ * and trace-ID.env, the vCPU's state at the trace's head now: the
+ * HYBRID_EXPORT_NEG bytes before env (icount_decr, can_do_io), then env.
+ * tests/guest/test_port.py runs them on loongarch64 and x86_64.
+ */
+#define HYBRID_EXPORT_MAX 12
+#define HYBRID_EXPORT_NEG 16
+
+static void export_trace(CPUState *cpu, const HybridTrace *t,
+                         const HybridSnapshot *s)
+{
+    static int exported;
+    const char *dir = getenv("HYBRID_EXPORT");
+    g_autofree char *name = NULL, *ir = NULL, *path = NULL;
+    HybridCompileError err;
+    const uint8_t *env = (const uint8_t *)cpu_env(cpu);
+
+    if (!dir || qatomic_read(&exported) >= HYBRID_EXPORT_MAX) {
+        return;
+    }
+    name = g_strdup_printf("trace_%" PRIu64, t->id);
+    ir = hybrid_lower_portable(s, name, &err);
+    if (!ir || qatomic_fetch_inc(&exported) >= HYBRID_EXPORT_MAX) {
+        return;
+    }
+    path = g_strdup_printf("%s/trace-%" PRIu64 ".env", dir, t->id);
+    g_file_set_contents(path, (const char *)env - HYBRID_EXPORT_NEG,
+                        HYBRID_EXPORT_NEG + sizeof(CPUX86State), NULL);
+    g_free(path);
+    path = g_strdup_printf("%s/trace-%" PRIu64 ".ll", dir, t->id);
+    g_file_set_contents(path, ir, -1, NULL);
+}
+
 static void snapshot_and_submit(CPUState *cpu, HybridTrace *t)
 {
     HybridSnapshot *s;
@@ -210,6 +246,7 @@ static void snapshot_and_submit(CPUState *cpu, HybridTrace *t)
         hybrid_table_install(t, NULL, NULL, 0, 0);
         return;
     }
+    export_trace(cpu, t, s);
     hybrid_pool_submit(t, s);
 }
 

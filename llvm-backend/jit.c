@@ -418,6 +418,23 @@ void hybrid_code_free(HybridCode *c)
     }
 }
 
+char *hybrid_lower_portable(const HybridSnapshot *s, const char *name,
+                            HybridCompileError *err)
+{
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(name, ctx);
+    char *ir = NULL, *text;
+
+    if (hybrid_lower(ctx, mod, name, s, NULL, err)) {
+        text = LLVMPrintModuleToString(mod);
+        ir = g_strdup(text);
+        LLVMDisposeMessage(text);
+    }
+    LLVMDisposeModule(mod);
+    LLVMContextDispose(ctx);
+    return ir;
+}
+
 char *hybrid_lower_to_string(const HybridSnapshot *s, const HybridCodeRefs *refs,
                              bool optimised, HybridCompileError *err)
 {

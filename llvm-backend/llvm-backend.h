@@ -64,6 +64,19 @@ void hybrid_code_free(HybridCode *c);
 /* The name of TCG opcode @opc ("?" if out of range). */
 const char *hybrid_llvm_op_name(int opc);
 
+/*
+ * Portable IR of @s as function @name, for running a real trace on
+ * another host (tests/host/port-harness.c): no host address in it; it
+ * calls hybrid_port_valid() where the trace checks its valid flag, and
+ * hybrid_port_{ld_u1..8,ld_s1..4,st1..8,ld16,st16,edge_ok,exit}() with
+ * the signatures of QEMU's softmmu helpers and the target's edge_ok and
+ * trace_exit; no counters, no links. NULL (with @err) if the trace calls
+ * any other helper. No target triple or data layout: set by the compiler
+ * that builds it.
+ */
+char *hybrid_lower_portable(const HybridSnapshot *s, const char *name,
+                            HybridCompileError *err);
+
 /* For the log and tests: the IR of @s, before and after optimisation. */
 char *hybrid_lower_to_string(const HybridSnapshot *s,
                              const HybridCodeRefs *refs,

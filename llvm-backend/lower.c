@@ -35,6 +35,8 @@ typedef struct Lower {
     LLVMBuilderRef b;
     LLVMValueRef fn, env, from_tb;
     LLVMTypeRef i1, i8, i32, i64, ptr, vd;
+    /* no host address in the IR: see hybrid_lower() (@refs unused) */
+    bool portable;
     LLVMBasicBlockRef entry;
     LLVMBasicBlockRef *tb_bb;
     const HybridSnapshot *s;
@@ -249,7 +251,8 @@ static LLVMValueRef count(Lower *l, uint64_t *counter)
  */
 static LLVMValueRef loop_ret(Lower *l)
 {
-    LLVMValueRef epi = k64(l, (uintptr_t)*l->s->target->code_gen_epilogue);
+    LLVMValueRef epi = k64(l, l->portable ? 0 :
+                           (uintptr_t)*l->s->target->code_gen_epilogue);
     LLVMValueRef from_tb = LLVMBuildICmp(l->b, LLVMIntNE, l->from_tb,
                                          k64(l, 0), "");
 
@@ -268,7 +271,7 @@ static void exit_trace(Lower *l, int how)
 {
     const HybridTargetDesc *d = l->s->target;
 
-    if (how >= 0) {
+    if (how >= 0 && !l->portable) {
         HybridExitSlot *sp = HYBRID_SLOT_OF(l->refs->links, l->tbi, how);
         LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
         LLVMValueRef fn, spc, pc, hit;
@@ -309,8 +312,8 @@ static void exit_trace(Lower *l, int how)
         LLVMTypeRef at[] = { l->ptr, l->ptr, l->i32, l->i64 };
         LLVMTypeRef fty = LLVMFunctionType(l->i64, at, 4, false);
         LLVMValueRef args[] = {
-            l->env, LLVMConstIntToPtr(k64(l, (uintptr_t)l->refs->owner),
-                                      l->ptr),
+            l->env, l->portable ? LLVMConstNull(l->ptr) :
+            LLVMConstIntToPtr(k64(l, (uintptr_t)l->refs->owner), l->ptr),
             kty(l->i32, HYBRID_EXIT_CODE(l->tbi, how)), l->from_tb,
         };
 
@@ -318,11 +321,75 @@ static void exit_trace(Lower *l, int how)
     }
 }
 
+/*
+ * Portable IR calls the functions it needs by name; a test harness
+ * provides them (tests/host/port-harness.c). Only the guest memory
+ * helpers, the edge check and the exit: a trace calling any other helper
+ * is not portable.
+ */
+static const char *port_name(Lower *l, void *fn)
+{
+    static const char *const ld[] = {
+        "hybrid_port_ld_u1", "hybrid_port_ld_u2", "hybrid_port_ld_u4",
+        "hybrid_port_ld_u8",
+    };
+    static const char *const lds[] = {
+        "hybrid_port_ld_s1", "hybrid_port_ld_s2", "hybrid_port_ld_s4",
+    };
+    static const char *const st[] = {
+        "hybrid_port_st1", "hybrid_port_st2", "hybrid_port_st4",
+        "hybrid_port_st8",
+    };
+    const HybridTargetDesc *d = l->s->target;
+
+    for (int i = 0; i < 4; i++) {
+        if (fn == d->ld_helper[i]) {
+            return ld[i];
+        }
+        if (fn == d->st_helper[i]) {
+            return st[i];
+        }
+        if (i < 3 && fn == d->lds_helper[i]) {
+            return lds[i];
+        }
+    }
+    if (fn == d->ld16_helper) {
+        return "hybrid_port_ld16";
+    }
+    if (fn == d->st16_helper) {
+        return "hybrid_port_st16";
+    }
+    if (fn == d->edge_ok) {
+        return "hybrid_port_edge_ok";
+    }
+    if (fn == d->trace_exit) {
+        return "hybrid_port_exit";
+    }
+    return NULL;
+}
+
 static LLVMValueRef call_fn(Lower *l, LLVMTypeRef fty, void *fn,
                             LLVMValueRef *args, unsigned n)
 {
-    LLVMValueRef callee = LLVMConstIntToPtr(k64(l, (uintptr_t)fn), l->ptr);
+    LLVMValueRef callee;
 
+    if (l->portable) {
+        const char *name = port_name(l, fn);
+        LLVMTypeRef rt = LLVMGetReturnType(fty);
+
+        if (!name) {
+            fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call,
+                 "a helper the portable harness does not provide");
+            return LLVMGetTypeKind(rt) == LLVMVoidTypeKind ? NULL
+                                                           : LLVMGetUndef(rt);
+        }
+        callee = LLVMGetNamedFunction(l->mod, name);
+        if (!callee) {
+            callee = LLVMAddFunction(l->mod, name, fty);
+        }
+    } else {
+        callee = LLVMConstIntToPtr(k64(l, (uintptr_t)fn), l->ptr);
+    }
     return LLVMBuildCall2(l->b, fty, callee, args, n, "");
 }
 
@@ -388,9 +455,20 @@ static void restore_state(Lower *l, Saved sv)
 
 static LLVMValueRef valid_now(Lower *l)
 {
-    LLVMValueRef p = LLVMConstIntToPtr(k64(l, (uintptr_t)l->refs->valid),
-                                        l->ptr);
-    LLVMValueRef v = LLVMBuildLoad2(l->b, l->i8, p, "valid");
+    LLVMValueRef p, v;
+
+    if (l->portable) {
+        LLVMTypeRef fty = LLVMFunctionType(l->i32, NULL, 0, false);
+        LLVMValueRef f = LLVMGetNamedFunction(l->mod, "hybrid_port_valid");
+
+        if (!f) {
+            f = LLVMAddFunction(l->mod, "hybrid_port_valid", fty);
+        }
+        v = LLVMBuildCall2(l->b, fty, f, NULL, 0, "valid");
+        return LLVMBuildICmp(l->b, LLVMIntNE, v, kty(l->i32, 0), "");
+    }
+    p = LLVMConstIntToPtr(k64(l, (uintptr_t)l->refs->valid), l->ptr);
+    v = LLVMBuildLoad2(l->b, l->i8, p, "valid");
 
     LLVMSetOrdering(v, LLVMAtomicOrderingMonotonic);
     LLVMSetVolatile(v, true);
@@ -551,6 +629,9 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     sv = exact_state(l);
     call = call_fn(l, LLVMFunctionType(rt, at, nin, false), h->func, args,
                    nin);
+    if (l->err->reason != HYBRID_ABORT__MAX) {
+        return false;       /* portable IR: a helper it cannot name */
+    }
     /* 32-bit arguments: sign or zero extension as the C ABI wants */
     for (i = 0; i < nin; i++) {
         unsigned c = (h->typemask >> (3 * (i + 1))) & 7;
@@ -1292,6 +1373,7 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
 {
     Lower l = {
         .ctx = ctx, .mod = mod, .s = s, .refs = refs, .err = err,
+        .portable = !refs,
     };
     LLVMTypeRef fty;
     bool ok = true;
@@ -1338,7 +1420,9 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
         LLVMPositionBuilderAtEnd(l.b, stale);
         LLVMBuildRet(l.b, loop_ret(&l));
         LLVMPositionBuilderAtEnd(l.b, run);
-        count(&l, refs->entries);
+        if (!l.portable) {
+            count(&l, refs->entries);
+        }
         LLVMBuildBr(l.b, l.tb_bb[0]);
         if (LLVMVerifyFunction(l.fn, LLVMReturnStatusAction)) {
             ok = fail(&l, HYBRID_ABORT_LLVM, -1, "IR verification");

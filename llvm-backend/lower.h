@@ -9,7 +9,10 @@
 #include <llvm-c/Core.h>
 #include "llvm-backend.h"
 
-/* Add function @name lowering @s to @mod; false with @err set if not. */
+/*
+ * Add function @name lowering @s to @mod; false with @err set if not.
+ * @refs NULL: portable IR (see hybrid_lower_portable()).
+ */
 bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
                   const HybridSnapshot *s, const HybridCodeRefs *refs,
                   HybridCompileError *err);
