@@ -113,6 +113,10 @@ static bool x86_edge_ok(void *envp, uint64_t pc, uint64_t cs_base,
 
 uint8_t hybrid_trace_exited[HYBRID_MAX_VCPUS];
 
+/* what the lowering's inline TLB fast path assumes (tlb_fast()) */
+QEMU_BUILD_BUG_ON(sizeof(CPUTLBDescFast) != 2 * sizeof(void *));
+QEMU_BUILD_BUG_ON(sizeof(uintptr_t) != 8);
+
 /* Every this many exits of one TB, a trace tells the execution loop. */
 #define HYBRID_EXIT_HOT_EVERY 1024
 
@@ -186,6 +190,13 @@ const HybridTargetDesc hybrid_target_desc = {
                    helper_stq_mmu },
     .ld16_helper = helper_ld16_mmu,
     .st16_helper = helper_st16_mmu,
+    .tlb_fast_offset = (ptrdiff_t)offsetof(ArchCPU, parent_obj.neg.tlb.f) -
+                       (ptrdiff_t)offsetof(ArchCPU, env),
+    .tlb_entry_bits = CPU_TLB_ENTRY_BITS,
+    .page_bits = TARGET_PAGE_BITS,
+    .tlb_read_ofs = offsetof(CPUTLBEntry, addr_read),
+    .tlb_write_ofs = offsetof(CPUTLBEntry, addr_write),
+    .tlb_addend_ofs = offsetof(CPUTLBEntry, addend),
 };
 
 static void hybrid_tb_translated(CPUState *cpu, TranslationBlock *tb,

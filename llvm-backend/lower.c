@@ -667,6 +667,76 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
 
 /* Guest memory through QEMU's softmmu helpers (they handle the TLB,
    alignment, atomicity and byte order given by the MemOpIdx). */
+/*
+ * The softmmu TLB fast path, as TCG's backends emit it: index the vCPU's
+ * fast TLB for @mmu_idx with the page number, compare the entry's
+ * read/write comparator with the page of the access (keeping the bits
+ * that must be clear for alignment, and looking at the last byte so that
+ * a page-crossing access misses); any flag in the comparator (MMIO, not
+ * dirty, watchpoint, invalid, ...) also misses. Branches to @slow on a
+ * miss; on a hit, returns the host address, in a new current block.
+ */
+static LLVMValueRef tlb_fast(Lower *l, LLVMValueRef addr, MemOp mop,
+                             unsigned mmu_idx, bool store,
+                             LLVMBasicBlockRef slow)
+{
+    const HybridTargetDesc *d = l->s->target;
+    unsigned s_bits = mop & MO_SIZE;
+    unsigned a_bits = memop_alignment_bits(mop);
+    uint64_t a_mask = (1ull << a_bits) - 1, s_mask = (1ull << s_bits) - 1;
+    int64_t f = d->tlb_fast_offset + (int64_t)mmu_idx * 2 * sizeof(void *);
+    LLVMValueRef mask, table, idx, entry, cmp, want, addend, hit;
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                         "tlb_hit");
+
+    mask = LLVMBuildLoad2(l->b, l->i64, env_ptr(l, f), "tlb_mask");
+    table = LLVMBuildLoad2(l->b, l->ptr, env_ptr(l, f + sizeof(void *)),
+                           "tlb_table");
+    idx = LLVMBuildAnd(l->b, LLVMBuildLShr(l->b, addr,
+                                           k64(l, d->page_bits -
+                                               d->tlb_entry_bits), ""),
+                       mask, "");
+    entry = LLVMBuildGEP2(l->b, l->i8, table, &idx, 1, "tlb_entry");
+    {
+        LLVMValueRef off = k64(l, store ? d->tlb_write_ofs : d->tlb_read_ofs);
+
+        cmp = LLVMBuildLoad2(l->b, l->i64,
+                             LLVMBuildGEP2(l->b, l->i8, entry, &off, 1, ""),
+                             "tlb_cmp");
+    }
+    want = addr;
+    if (a_bits < s_bits) {
+        want = LLVMBuildAdd(l->b, want, k64(l, s_mask - a_mask), "");
+    }
+    want = LLVMBuildAnd(l->b, want, k64(l, d->page_mask | a_mask), "");
+    hit = LLVMBuildICmp(l->b, LLVMIntEQ, cmp, want, "");
+    LLVMBuildCondBr(l->b, hit, ok, slow);
+    LLVMPositionBuilderAtEnd(l->b, ok);
+    {
+        LLVMValueRef off = k64(l, d->tlb_addend_ofs);
+
+        addend = LLVMBuildLoad2(l->b, l->i64,
+                                LLVMBuildGEP2(l->b, l->i8, entry, &off, 1, ""),
+                                "tlb_addend");
+    }
+    return LLVMBuildIntToPtr(l->b, LLVMBuildAdd(l->b, addr, addend, ""),
+                             l->ptr, "host");
+}
+
+/* Is the inline fast path right for @mop (else: always the helper)? */
+static bool tlb_inline(Lower *l, MemOp mop)
+{
+    return !l->portable && l->s->target->tlb_entry_bits &&
+           (mop & MO_SIZE) <= MO_64 && !(mop & MO_BSWAP);
+}
+
+static LLVMValueRef addr64(Lower *l, uint64_t idx)
+{
+    LLVMValueRef a = get(l, idx);
+
+    return LLVMTypeOf(a) != l->i64 ? LLVMBuildZExt(l->b, a, l->i64, "") : a;
+}
+
 static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
 {
     const HybridTargetDesc *d = l->s->target;
@@ -675,9 +745,9 @@ static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     unsigned size = mop & MO_SIZE;
     bool sign = mop & MO_SIGN;
     LLVMTypeRef at[] = { l->ptr, l->i64, l->i32, l->i64 };
-    LLVMTypeRef rt = size == 3 ? l->i64 : l->i64;
-    LLVMValueRef args[4], v;
+    LLVMValueRef args[4], v, fast = NULL;
     LLVMTypeRef ot = ty(l, temp(l, a[0])->type);
+    LLVMBasicBlockRef slow = NULL, fast_bb = NULL, join = NULL;
     void *fn;
     Saved sv;
 
@@ -686,15 +756,40 @@ static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     }
     fn = sign ? d->lds_helper[size] : d->ld_helper[size];
     args[0] = l->env;
-    args[1] = get(l, a[1]);
-    if (LLVMTypeOf(args[1]) != l->i64) {
-        args[1] = LLVMBuildZExt(l->b, args[1], l->i64, "");
-    }
+    args[1] = addr64(l, a[1]);
     args[2] = kty(l->i32, oi);
     args[3] = k64(l, 0);            /* no host return address: state is exact */
+    if (tlb_inline(l, mop)) {
+        LLVMTypeRef mt = LLVMIntTypeInContext(l->ctx, 8 << size);
+        LLVMValueRef host;
+
+        slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_slow");
+        join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_done");
+        host = tlb_fast(l, args[1], mop, get_mmuidx(oi), false, slow);
+        fast = LLVMBuildLoad2(l->b, mt, host, "");
+        LLVMSetAlignment(fast, 1);
+        if (size < 3) {
+            fast = sign ? LLVMBuildSExt(l->b, fast, l->i64, "")
+                        : LLVMBuildZExt(l->b, fast, l->i64, "");
+        }
+        fast_bb = LLVMGetInsertBlock(l->b);
+        LLVMBuildBr(l->b, join);
+        LLVMPositionBuilderAtEnd(l->b, slow);
+    }
     sv = exact_state(l);
-    v = call_fn(l, LLVMFunctionType(rt, at, 4, false), fn, args, 4);
+    v = call_fn(l, LLVMFunctionType(l->i64, at, 4, false), fn, args, 4);
     restore_state(l, sv);
+    if (join) {
+        LLVMValueRef phi;
+        LLVMValueRef vals[2] = { fast, v };
+        LLVMBasicBlockRef bbs[2] = { fast_bb, LLVMGetInsertBlock(l->b) };
+
+        LLVMBuildBr(l->b, join);
+        LLVMPositionBuilderAtEnd(l->b, join);
+        phi = LLVMBuildPhi(l->b, l->i64, "");
+        LLVMAddIncoming(phi, vals, bbs, 2);
+        v = phi;
+    }
     if (ot != l->i64) {
         v = LLVMBuildTrunc(l->b, v, ot, "");
     }
@@ -706,10 +801,12 @@ static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
 {
     const HybridTargetDesc *d = l->s->target;
     uint32_t oi = a[2];
-    unsigned size = get_memop(oi) & MO_SIZE;
+    MemOp mop = get_memop(oi);
+    unsigned size = mop & MO_SIZE;
     LLVMTypeRef vt = size == 3 ? l->i64 : l->i32;
     LLVMTypeRef at[] = { l->ptr, l->i64, vt, l->i32, l->i64 };
     LLVMValueRef args[5], v;
+    LLVMBasicBlockRef slow = NULL, join = NULL;
     Saved sv;
 
     if (size > 3) {
@@ -721,17 +818,31 @@ static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
                          : LLVMBuildTrunc(l->b, v, vt, "");
     }
     args[0] = l->env;
-    args[1] = get(l, a[1]);
-    if (LLVMTypeOf(args[1]) != l->i64) {
-        args[1] = LLVMBuildZExt(l->b, args[1], l->i64, "");
-    }
+    args[1] = addr64(l, a[1]);
     args[2] = v;
     args[3] = kty(l->i32, oi);
     args[4] = k64(l, 0);
+    if (tlb_inline(l, mop)) {
+        LLVMTypeRef mt = LLVMIntTypeInContext(l->ctx, 8 << size);
+        LLVMValueRef host, st;
+
+        slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "st_slow");
+        join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "st_done");
+        host = tlb_fast(l, args[1], mop, get_mmuidx(oi), true, slow);
+        st = LLVMBuildStore(l->b, LLVMTypeOf(v) == mt ? v :
+                            LLVMBuildTrunc(l->b, v, mt, ""), host);
+        LLVMSetAlignment(st, 1);
+        LLVMBuildBr(l->b, join);
+        LLVMPositionBuilderAtEnd(l->b, slow);
+    }
     sv = exact_state(l);
     call_fn(l, LLVMFunctionType(l->vd, at, 5, false), d->st_helper[size],
             args, 5);
     restore_state(l, sv);
+    if (join) {
+        LLVMBuildBr(l->b, join);
+        LLVMPositionBuilderAtEnd(l->b, join);
+    }
     return true;
 }
 

@@ -87,6 +87,15 @@ typedef struct HybridTargetDesc {
     void *lds_helper[3];        /* sign-extending loads, sizes 0..2 */
     void *st_helper[4];
     void *ld16_helper, *st16_helper;    /* 16 bytes, Int128 values */
+    /*
+     * The softmmu TLB fast path: env offset of CPUTLBDescFast[0] (mask,
+     * table: two pointers per MMU index), log2 of a CPUTLBEntry's size
+     * (0: no inline fast path), the comparator and addend offsets in an
+     * entry, TARGET_PAGE_BITS.
+     */
+    int32_t tlb_fast_offset;
+    uint8_t tlb_entry_bits, page_bits;
+    uint8_t tlb_read_ofs, tlb_write_ofs, tlb_addend_ofs;
 } HybridTargetDesc;
 
 /* How a trace is left (HybridTargetDesc.trace_exit). */

@@ -46,16 +46,19 @@ def run_qemu(args, timeout=60, input=None):
 
 
 def guest_args(accel, smp=1, kernel='vmlinux', run=None, mem=512, extra=(),
-               initrd='initrd.gz'):
+               initrd='initrd.gz', cmdline='', reboot=False):
     append = 'console=ttyS0 panic=-1 quiet'
     if run:
         append += ' hybrid.run=' + run
+    if cmdline:
+        append += ' ' + cmdline
     return ['-accel', accel, '-M', 'q35', '-nodefaults', '-m', str(mem),
             '-smp', str(smp), '-display', 'none', '-serial', 'stdio',
-            '-no-reboot', '-net', 'none',
+            '-net', 'none',
             '-kernel', os.path.join(GUEST, kernel),
             '-initrd', os.path.join(GUEST, initrd),
-            '-append', append] + list(extra)
+            '-append', append] + ([] if reboot else ['-no-reboot']) + \
+        list(extra)
 
 
 class Monitor:
@@ -123,7 +126,7 @@ class Guest:
     """A running guest with its serial output, QMP and HMP sockets."""
 
     def __init__(self, accel, smp=1, kernel='vmlinux', run=None, extra=(),
-                 args=None, initrd='initrd.gz'):
+                 args=None, initrd='initrd.gz', cmdline='', reboot=False):
         """Boot the bundled guest, or start QEMU with @args if given."""
         self.dir = tempfile.mkdtemp(prefix='hybrid-test-')
         self.qmp_path = os.path.join(self.dir, 'qmp.sock')
@@ -131,7 +134,7 @@ class Guest:
         self.log_path = os.path.join(self.dir, 'serial.log')
         if args is None:
             args = guest_args(accel, smp, kernel, run, extra=extra,
-                              initrd=initrd)
+                              initrd=initrd, cmdline=cmdline, reboot=reboot)
         args = list(args) + [
             '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
             '-monitor', 'unix:%s,server=on,wait=off' % self.hmp_path]
