@@ -138,6 +138,7 @@ class Guest:
         args = list(args) + [
             '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
             '-monitor', 'unix:%s,server=on,wait=off' % self.hmp_path]
+        self.hybrid = accel.startswith('hybrid')
         self.log = open(self.log_path, 'w+')
         self.proc = subprocess.Popen([QEMU] + args, stdout=self.log,
                                      stderr=subprocess.STDOUT,
@@ -158,6 +159,28 @@ class Guest:
                 return text in self.output()
             time.sleep(0.1)
         return False
+
+    def watch(self, done_text, timeout=300, every=0.2, installed_only=True):
+        """Wait for @done_text in the output (or for QEMU to end); under
+        hybrid, poll QMP meanwhile, since a program's traces may be gone
+        once it is. Returns (done, ids of the user-mode traces seen
+        entered (and installed, with @installed_only), the last
+        query-hybrid-traces result or {})."""
+        seen = set()
+        deadline = time.time() + timeout
+        done = False
+        while time.time() < deadline:
+            done = done_text in self.output()
+            if self.hybrid:
+                r = self.qmp.cmd('query-hybrid-traces').get('return', {})
+                seen |= {tr['id'] for tr in r.get('traces', [])
+                         if tr['mode'] == 'user' and tr['entries'] > 0 and
+                         (tr['state'] == 'installed' or not installed_only)}
+            if done or self.proc.poll() is not None:
+                break
+            time.sleep(every)
+        r = self.qmp.cmd('query-hybrid-traces') if self.hybrid else {}
+        return done, seen, r.get('return', {})
 
     def wait_exit(self, timeout=120):
         try:

@@ -18,26 +18,11 @@ JIT = 'jit=1,hot=8,jit-hot=8'
 
 
 def run(accel):
-    """Run faults; for hybrid, poll QMP meanwhile for the distinct user
-    traces entered (they may be gone once the process is)."""
     g = Guest(accel, run='faults', extra=('-no-shutdown',))
-    seen = set()
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        done = 'hybrid-guest: faults exited' in g.output()
-        if accel != 'tcg':
-            r = g.qmp.cmd('query-hybrid-traces').get('return', {})
-            seen |= {tr['id'] for tr in r.get('traces', [])
-                     if tr['mode'] == 'user' and tr['entries'] > 0 and
-                     tr['state'] == 'installed'}
-        if done or g.proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    r = g.qmp.cmd('query-hybrid-traces') if accel != 'tcg' else {}
+    done, seen, r = g.watch('hybrid-guest: faults exited')
     out = g.output()
     g.kill()
-    return done, re.findall(r'^faults: .*$', out, re.M), \
-        r.get('return', {}), seen, out
+    return done, re.findall(r'^faults: .*$', out, re.M), r, seen, out
 
 
 done, want, _, _, out = run('tcg')

@@ -5,7 +5,6 @@ QMP shows the tier was really there: traces compiled, entered through
 their patched head entries, then invalidated by the rewrites, their
 entries given back to TCG."""
 import re
-import time
 from hybridtest import Tap, Guest
 
 t = Tap()
@@ -18,24 +17,13 @@ def lines(text):
 
 
 def run(accel, smp):
-    """Run smc; for hybrid, poll QMP while it runs: its traces are
-    invalidated by design, so they may be gone by the end."""
     g = Guest(accel, smp=smp, run='smc', extra=('-no-shutdown',))
-    seen = False
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        done = 'hybrid-guest: smc exited' in g.output()
-        if accel != 'tcg' and not seen:
-            r = g.qmp.cmd('query-hybrid-traces').get('return', {})
-            seen = any(tr['mode'] == 'user' and tr['entries'] > 0
-                       for tr in r.get('traces', []))
-        if done or g.proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    r = g.qmp.cmd('query-hybrid-traces') if accel != 'tcg' else {}
+    # its traces are invalidated by design: watched while it runs
+    done, seen, r = g.watch('hybrid-guest: smc exited',
+                            installed_only=False)
     out = g.output()
     g.kill()
-    return done, lines(out), r.get('return', {}), seen, out
+    return done, lines(out), r, seen, out
 
 
 for smp in (1, 4):

@@ -7,7 +7,6 @@ is deterministic, the same output; with compiles on the vCPU (threads=0,
 -smp 1) and on optimizer threads (threads=2, -smp 2). QMP shows compiled
 user-mode traces were entered during the run."""
 import re
-import time
 from hybridtest import Tap, Guest
 
 t = Tap()
@@ -15,27 +14,12 @@ JIT = 'jit=1,hot=8,jit-hot=8'
 
 
 def run(accel, smp):
-    """Run the tests; for hybrid, poll QMP meanwhile for compiled user
-    traces that were entered (the processes' traces die with them)."""
     g = Guest(accel, smp=smp, run='tcg-tests', initrd='initrd-tcg.gz',
               extra=('-cpu', 'max', '-no-shutdown'))
-    seen = accel == 'tcg'
-    deadline = time.time() + 900
-    while time.time() < deadline:
-        done = 'tcg-tests: done' in g.output()
-        if not seen:
-            r = g.qmp.cmd('query-hybrid-traces').get('return', {})
-            seen = any(tr['mode'] == 'user' and tr['entries'] > 0 and
-                       tr['state'] == 'installed'
-                       for tr in r.get('traces', []))
-        if done or g.proc.poll() is not None:
-            break
-        time.sleep(0.5)
-    r = g.qmp.cmd('query-hybrid-traces') if accel != 'tcg' else {}
+    done, seen, r = g.watch('tcg-tests: done', timeout=900, every=0.5)
     out = g.output()
     g.kill()
-    return done, re.findall(r'^tcg-test .*$', out, re.M), \
-        r.get('return', {}), seen, out
+    return done, re.findall(r'^tcg-test .*$', out, re.M), r, seen, out
 
 
 done, want, _, _, out = run('tcg', 1)
