@@ -26,8 +26,9 @@ typedef uint64_t (*HybridTraceFn)(void *env, uint64_t from_tb);
 /*
  * Where a trace's code finds its own run-time state (owned by the trace,
  * alive as long as the code): @valid is non-zero while the trace may run,
- * checked at entry and on every edge between TBs; @entries and @exits[i]
- * (leaving after TB i) are counted with relaxed atomic adds.
+ * checked at entry and on every edge between TBs; @entries is counted
+ * with a relaxed, non-atomic add (exits are counted by the target's
+ * trace_exit()).
  */
 typedef struct HybridCodeRefs {
     const uint8_t *valid;

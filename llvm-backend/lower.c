@@ -5,8 +5,8 @@
  *                      ▲                           │  to tb0)
  *                      └───────────────────────────┘
  *   every TB: TCG's ops in order; TCG labels become blocks; goto_tb and
- *   goto_ptr become a guarded branch to the next TB of the trace, or a
- *   return to TCG's execution loop (the value returned is the TB index).
+ *   goto_ptr become a guarded branch to the next TB of the trace, or an
+ *   exit (exit_trace(): a linked trace, the next TB, or TCG's loop).
  *
  * Guest state lives in env, as under TCG: globals are loads and stores at
  * env offsets, so the state is exact at every exit and every helper call,
@@ -226,11 +226,11 @@ static LLVMBasicBlockRef label_bb(Lower *l, uint64_t id)
 }
 
 /*
- * *counter += 1, returning the old value. Relaxed and not atomic as a
- * whole: vCPUs share the counters, which are statistics (an increment
- * lost to a race does not matter) and must cost next to nothing.
+ * *counter += 1. Relaxed and not atomic as a whole: vCPUs share the
+ * counters, which are statistics (an increment lost to a race does not
+ * matter) and must cost next to nothing.
  */
-static LLVMValueRef count(Lower *l, uint64_t *counter)
+static void count(Lower *l, uint64_t *counter)
 {
     LLVMValueRef p = LLVMConstIntToPtr(k64(l, (uintptr_t)counter), l->ptr);
     LLVMValueRef old = LLVMBuildLoad2(l->b, l->i64, p, "");
@@ -241,7 +241,6 @@ static LLVMValueRef count(Lower *l, uint64_t *counter)
     st = LLVMBuildStore(l->b, LLVMBuildAdd(l->b, old, k64(l, 1), ""), p);
     LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
     LLVMSetAlignment(st, 8);
-    return old;
 }
 
 /*

@@ -455,20 +455,6 @@ unsigned hybrid_table_size(void)
     return n;
 }
 
-bool hybrid_table_trace_pending(uint64_t id)
-{
-    HybridTrace *t;
-    bool pending;
-
-    qemu_mutex_lock(&table.lock);
-    t = g_hash_table_lookup(table.by_id, &id);
-    pending = t && (t->state == HYBRID_TRACE_QUEUED ||
-                    t->state == HYBRID_TRACE_COMPILING ||
-                    t->state == HYBRID_TRACE_INSTALLED);
-    qemu_mutex_unlock(&table.lock);
-    return pending;
-}
-
 void hybrid_table_set_state(HybridTrace *t, HybridTraceState state)
 {
     qemu_mutex_lock(&table.lock);

@@ -185,9 +185,6 @@ void hybrid_table_foreach_hottest(unsigned max,
                                   void *opaque);
 unsigned hybrid_table_size(void);
 
-/* Is trace @id live and on its way to (or in) compiled code: queued,
-   compiling or installed? */
-bool hybrid_table_trace_pending(uint64_t id);
 /* Move a live trace to @state (QUEUED, COMPILING, FAILED). */
 void hybrid_table_set_state(HybridTrace *t, HybridTraceState state);
 /*
