@@ -408,6 +408,7 @@ static int hybrid_init_machine(MachineState *ms)
     }
     hybrid_table_init();
     hybrid_entry_init();
+    hybrid_conformance = hybrid_conformance_run;
     hybrid_vcpus = g_new0(HybridVCPU, ms->smp.max_cpus);
     for (unsigned i = 0; i < ms->smp.max_cpus; i++) {
         hybrid_vcpu_init(&hybrid_vcpus[i], hybrid_tb_valid);

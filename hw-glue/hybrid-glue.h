@@ -6,6 +6,7 @@
 #ifndef HYBRID_GLUE_H
 #define HYBRID_GLUE_H
 
+#include "tcg/tcg.h"
 #include "accel/hybrid/hybrid.h"
 #include "accel/hybrid/hybrid-aborts.h"
 #include "accel/hybrid/snapshot.h"
@@ -16,6 +17,8 @@ extern const HybridTargetDesc hybrid_target_desc;
 
 /* tb_translated hook: copy the ops of a translation asked for. */
 void hybrid_snapshot_capture(CPUState *cpu, TranslationBlock *tb, vaddr pc);
+/* Copy @s's ops and temps (between translation and code generation). */
+bool hybrid_snapshot_copy_ctx(TCGContext *s, HybridSnapTB *out);
 /* On @cpu's thread: the op snapshot of @t, or NULL with @why set. */
 HybridSnapshot *hybrid_snapshot_make(CPUState *cpu, const HybridTrace *t,
                                      HybridAbort *why);
@@ -30,5 +33,10 @@ void hybrid_entry_flush(void);
 /* [cpu_index]: set by trace code when it returns to the execution loop */
 #define HYBRID_MAX_VCPUS 4096
 extern uint8_t hybrid_trace_exited[HYBRID_MAX_VCPUS];
+
+/* conformance.c: QMP x-hybrid-conformance (hybrid_conformance) */
+HybridConformance *hybrid_conformance_run(uint32_t runs, uint64_t seed,
+                                          bool mutate, const char *filter,
+                                          Error **errp);
 
 #endif

@@ -166,6 +166,27 @@ static void hmp_info_hybrid_traces(Monitor *mon, const QDict *qdict)
     qapi_free_HybridTraces(r);
 }
 
+HybridConformance *(*hybrid_conformance)(uint32_t runs, uint64_t seed,
+                                         bool mutate, const char *filter,
+                                         Error **errp);
+
+HybridConformance *qmp_x_hybrid_conformance(bool has_runs, uint32_t runs,
+                                            bool has_seed, uint64_t seed,
+                                            bool has_mutate, bool mutate,
+                                            const char *filter, Error **errp)
+{
+    if (!hybrid_conformance) {
+        error_setg(errp, "x-hybrid-conformance needs -accel hybrid");
+        return NULL;
+    }
+    if (has_runs && (runs < 1 || runs > 100000)) {
+        error_setg(errp, "x-hybrid-conformance: runs must be 1..100000");
+        return NULL;
+    }
+    return hybrid_conformance(has_runs ? runs : 64, has_seed ? seed : 1,
+                              has_mutate && mutate, filter, errp);
+}
+
 static void hybrid_monitor_register(void)
 {
     monitor_register_hmp("hybrid-traces", true, hmp_info_hybrid_traces);

@@ -153,12 +153,17 @@ static bool copy_ops(TCGContext *s, HybridSnapTB *out, const char **why)
     return true;
 }
 
+bool hybrid_snapshot_copy_ctx(TCGContext *s, HybridSnapTB *out)
+{
+    const char *why = NULL;
+
+    return copy_temps(s, out, &why) && copy_ops(s, out, &why);
+}
+
 /* tb_translated hook: copy the ops if this translation was asked for. */
 void hybrid_snapshot_capture(CPUState *cpu, TranslationBlock *tb, vaddr pc)
 {
     HybridSnapTB *out = capture_into;
-    const char *why = NULL;
-
     if (!out) {
         return;
     }
@@ -168,7 +173,7 @@ void hybrid_snapshot_capture(CPUState *cpu, TranslationBlock *tb, vaddr pc)
         out->nops = 0;
         return;
     }
-    if (!copy_temps(tcg_ctx, out, &why) || !copy_ops(tcg_ctx, out, &why)) {
+    if (!hybrid_snapshot_copy_ctx(tcg_ctx, out)) {
         out->nops = 0;
     }
 }

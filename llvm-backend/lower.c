@@ -27,6 +27,7 @@
 #include "tcg/helper-info.h"
 #include <llvm-c/Core.h>
 #include <llvm-c/Analysis.h>
+#include "tcg-host/tcg-host.h"
 #include "lower.h"
 
 typedef struct Lower {
@@ -972,11 +973,177 @@ static LLVMValueRef vintrinsic(Lower *l, const char *name,
     return intrinsic(l, name, vec_ty(l, op), args, n);
 }
 
+/* The TcgHostVecKind of the host backend's own op @opc, or -1. */
+static int host_vec_kind(unsigned opc)
+{
+    static int8_t kind[NB_OPS];
+    static gsize done;
+
+    if (g_once_init_enter(&done)) {
+        for (unsigned i = 0; i < NB_OPS; i++) {
+            kind[i] = -1;
+            for (size_t k = 0; k < tcg_host_info.n_vec_ops; k++) {
+                if (!strcmp(tcg_op_defs[i].name,
+                            tcg_host_info.vec_ops[k].name)) {
+                    kind[i] = tcg_host_info.vec_ops[k].kind;
+                }
+            }
+        }
+        g_once_init_leave(&done, 1);
+    }
+    return kind[opc];
+}
+
+static LLVMValueRef shuffle(Lower *l, LLVMValueRef x, LLVMValueRef y,
+                            const unsigned *idx, unsigned n)
+{
+    LLVMValueRef m[64];
+
+    for (unsigned i = 0; i < n; i++) {
+        m[i] = LLVMConstInt(l->i32, idx[i], false);
+    }
+    return LLVMBuildShuffleVector(l->b, x, y, LLVMConstVector(m, n), "");
+}
+
+/* A constant vector of type @vt with every element @v. */
+static LLVMValueRef kvec(LLVMTypeRef vt, uint64_t v)
+{
+    LLVMValueRef e[64];
+    unsigned n = LLVMGetVectorSize(vt);
+
+    for (unsigned i = 0; i < n; i++) {
+        e[i] = LLVMConstInt(LLVMGetElementType(vt), v, false);
+    }
+    return LLVMConstVector(e, n);
+}
+
+/*
+ * Input @idx of host op @op, as the op's vector type: a constant of
+ * another width is the same replicated 64-bit value.
+ */
+static LLVMValueRef hvget(Lower *l, const HybridSnapOp *op, uint64_t idx)
+{
+    const HybridSnapTemp *t = temp(l, idx);
+
+    if (t->kind == HYBRID_TEMP_CONST && t->type != op->param1) {
+        unsigned n = LLVMGetIntTypeWidth(ty(l, op->param1)) / 64;
+
+        return LLVMBuildBitCast(l->b, kvec(LLVMVectorType(l->i64, n), t->val),
+                                vec_ty(l, op), "");
+    }
+    return vget(l, op, idx);
+}
+
+/* A host backend's own vector op, by what tcg-host says it computes. */
+static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
+{
+    LLVMTypeRef vt = vec_ty(l, op);
+    unsigned n = LLVMGetVectorSize(vt), ebits = 8 << op->param2;
+    unsigned per = 128 / ebits;         /* elements in a 128-bit lane */
+    int kind = host_vec_kind(op->opc);
+    const TCGOpDef *def = &tcg_op_defs[op->opc];
+    unsigned idx[64];
+    LLVMValueRef x, y, z, args[3];
+
+    /*
+     * The backend may apply these ops to narrower temps than the op's
+     * type (an 8-byte vector in a 16-byte register) and use the register
+     * bits above the temp's; and lanes need 128 bits. Neither is
+     * modelled: such code stays with TCG.
+     */
+    for (unsigned k = 0; k < def->nb_oargs + def->nb_iargs; k++) {
+        const HybridSnapTemp *t = temp(l, a[k]);
+
+        if (t->type != op->param1 && t->kind != HYBRID_TEMP_CONST) {
+            return false;
+        }
+    }
+    if (n * ebits < 128 && kind != TCG_HOST_VEC_BLEND_IMM &&
+        kind != TCG_HOST_VEC_FSHL_IMM && kind != TCG_HOST_VEC_FSHL_VAR &&
+        kind != TCG_HOST_VEC_FSHR_VAR) {
+        return false;
+    }
+
+    switch (kind) {
+    case TCG_HOST_VEC_INTERLEAVE_LO:
+    case TCG_HOST_VEC_INTERLEAVE_HI: {
+        unsigned base = kind == TCG_HOST_VEC_INTERLEAVE_HI ? per / 2 : 0;
+
+        for (unsigned i = 0; i < n; i++) {
+            idx[i] = (i & 1 ? n : 0) + i / per * per + base + i % per / 2;
+        }
+        z = shuffle(l, hvget(l, op, a[1]), hvget(l, op, a[2]), idx, n);
+        break;
+    }
+    case TCG_HOST_VEC_PACK_SS:
+    case TCG_HOST_VEC_PACK_US: {
+        LLVMTypeRef wt = LLVMVectorType(LLVMIntTypeInContext(l->ctx,
+                                                             2 * ebits), n / 2);
+        LLVMTypeRef nt = LLVMVectorType(LLVMGetElementType(vt), n / 2);
+        bool ss = kind == TCG_HOST_VEC_PACK_SS;
+        uint64_t lo = ss ? -(1ull << (ebits - 1)) : 0;
+        uint64_t hi = ss ? (1ull << (ebits - 1)) - 1 : (1ull << ebits) - 1;
+        LLVMValueRef in[2] = { hvget(l, op, a[1]), hvget(l, op, a[2]) };
+        unsigned half = per / 2;
+
+        for (unsigned k = 0; k < 2; k++) {
+            args[0] = LLVMBuildBitCast(l->b, in[k], wt, "");
+            args[1] = kvec(wt, lo);
+            args[0] = intrinsic(l, "llvm.smax", wt, args, 2);
+            args[1] = kvec(wt, hi);
+            in[k] = LLVMBuildTrunc(l->b, intrinsic(l, "llvm.smin", wt, args, 2),
+                                   nt, "");
+        }
+        for (unsigned i = 0; i < n; i++) {
+            unsigned lane = i / per, j = i % per;
+
+            idx[i] = j < half ? lane * half + j : n / 2 + lane * half + j - half;
+        }
+        z = shuffle(l, in[0], in[1], idx, n);
+        break;
+    }
+    case TCG_HOST_VEC_BLEND_IMM: {
+        LLVMValueRef m[64];
+
+        for (unsigned i = 0; i < n; i++) {
+            m[i] = LLVMConstInt(l->i1, (a[3] >> (i % 8)) & 1, false);
+        }
+        z = LLVMBuildSelect(l->b, LLVMConstVector(m, n), hvget(l, op, a[2]),
+                            hvget(l, op, a[1]), "");
+        break;
+    }
+    case TCG_HOST_VEC_FSHL_IMM:
+    case TCG_HOST_VEC_FSHL_VAR:
+        x = hvget(l, op, a[1]);
+        y = hvget(l, op, a[2]);
+        args[0] = x;
+        args[1] = y;
+        args[2] = kind == TCG_HOST_VEC_FSHL_IMM ? splat(l, op, k64(l, a[3]))
+                                                : hvget(l, op, a[3]);
+        z = vintrinsic(l, "llvm.fshl", op, args, 3);
+        break;
+    case TCG_HOST_VEC_FSHR_VAR:
+        args[0] = hvget(l, op, a[2]);
+        args[1] = hvget(l, op, a[1]);
+        args[2] = hvget(l, op, a[3]);
+        z = vintrinsic(l, "llvm.fshr", op, args, 3);
+        break;
+    default:
+        return false;
+    }
+    vset(l, op, a[0], z);
+    return true;
+}
+
 /* Lower vector op @op; false if it is not one this knows. */
 static bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
 {
     LLVMBuilderRef b = l->b;
     LLVMValueRef x, y, z, args[3];
+
+    if (host_vec_kind(op->opc) >= 0) {
+        return lower_host_vec(l, op, a);
+    }
 
     switch (op->opc) {
     case INDEX_op_mov_vec:

@@ -39,6 +39,32 @@
 #include <stdint.h>
 
 /*
+ * Host-specific TCG vector ops. A TCG backend may expand a generic vector
+ * op into ops of its own (its tcg-target-opc.h.inc), so op snapshots
+ * taken on this host contain them. The host names each by its TCG name
+ * and says what it computes in these host-independent terms; the trace
+ * lowering implements the terms. Elements have the op's size (vece),
+ * except where said; a "lane" is 128 bits; a, b, c are the inputs in TCG
+ * argument order and imm the constant argument.
+ */
+typedef enum TcgHostVecKind {
+    TCG_HOST_VEC_INTERLEAVE_LO, /* per lane: a0 b0 a1 b1 ... (low halves) */
+    TCG_HOST_VEC_INTERLEAVE_HI, /* per lane: the same of the high halves */
+    TCG_HOST_VEC_PACK_SS,       /* per lane: a then b, elements twice the
+                                   size narrowed with signed saturation */
+    TCG_HOST_VEC_PACK_US,       /* the same, signed to unsigned saturation */
+    TCG_HOST_VEC_BLEND_IMM,     /* element i: b if bit i % 8 of imm, else a */
+    TCG_HOST_VEC_FSHL_IMM,      /* high element of (a:b) << imm */
+    TCG_HOST_VEC_FSHL_VAR,      /* high element of (a:b) << (c % bits) */
+    TCG_HOST_VEC_FSHR_VAR,      /* low element of (b:a) >> (c % bits) */
+} TcgHostVecKind;
+
+typedef struct TcgHostVecOp {
+    const char *name;           /* TCG's name, e.g. "x86_punpckl_vec" */
+    TcgHostVecKind kind;
+} TcgHostVecOp;
+
+/*
  * Host facts. Constant for the life of the process; any thread may read
  * them at any time.
  */
@@ -72,6 +98,9 @@ typedef struct TcgHostInfo {
      */
     size_t near_reach;
     size_t far_reach;
+    /* the backend's own vector ops (see TcgHostVecKind); may be none */
+    const TcgHostVecOp *vec_ops;
+    size_t n_vec_ops;
 } TcgHostInfo;
 
 extern const TcgHostInfo tcg_host_info;

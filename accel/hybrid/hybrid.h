@@ -36,4 +36,14 @@ extern bool hybrid_in_use;
 /* llvm-backend: version string of the LLVM library linked in. */
 const char *hybrid_llvm_version(void);
 
+/*
+ * The op conformance run of QMP x-hybrid-conformance, set by the target's
+ * accelerator code (hw-glue/conformance.c); NULL where there is none.
+ */
+typedef struct HybridConformance HybridConformance;
+extern HybridConformance *(*hybrid_conformance)(uint32_t runs, uint64_t seed,
+                                                bool mutate,
+                                                const char *filter,
+                                                Error **errp);
+
 #endif /* HYBRID_H */

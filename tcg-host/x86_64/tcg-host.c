@@ -32,6 +32,22 @@ static const uint8_t reserved_head[8] = {
     0xeb, RESERVED_LEN - 2, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc
 };
 
+/*
+ * What tcg/i386's tcg_expand_vec_op() emits of its own ops (QEMU 10.0):
+ * punpckl/punpckh/packss/packus for 8-bit shifts and multiplies, blend
+ * for 64-bit arithmetic shifts, vpshld/vpshrd for rotates (AVX512VBMI2).
+ */
+static const TcgHostVecOp x86_vec_ops[] = {
+    { "x86_punpckl_vec", TCG_HOST_VEC_INTERLEAVE_LO },
+    { "x86_punpckh_vec", TCG_HOST_VEC_INTERLEAVE_HI },
+    { "x86_packss_vec", TCG_HOST_VEC_PACK_SS },
+    { "x86_packus_vec", TCG_HOST_VEC_PACK_US },
+    { "x86_blend_vec", TCG_HOST_VEC_BLEND_IMM },
+    { "x86_vpshldi_vec", TCG_HOST_VEC_FSHL_IMM },
+    { "x86_vpshldv_vec", TCG_HOST_VEC_FSHL_VAR },
+    { "x86_vpshrdv_vec", TCG_HOST_VEC_FSHR_VAR },
+};
+
 const TcgHostInfo tcg_host_info = {
     .llvm_triple = "x86_64-pc-linux-gnu",
     .llvm_cpu = "x86-64",
@@ -44,6 +60,8 @@ const TcgHostInfo tcg_host_info = {
     /* rel32 counts from the end of the 5-byte jmp */
     .near_reach = INT32_MAX - JMP_REL32_LEN,
     .far_reach = SIZE_MAX,
+    .vec_ops = x86_vec_ops,
+    .n_vec_ops = sizeof(x86_vec_ops) / sizeof(x86_vec_ops[0]),
 };
 
 /* 16 bytes viewed as the CAS operand and as code bytes (little-endian). */
