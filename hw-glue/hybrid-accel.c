@@ -163,7 +163,9 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
         return (uintptr_t)next;
     }
     tb = tcg_tb_lookup((uintptr_t)next);
-    u = tb && tb->tc.ptr == next ? hybrid_table_installed(tb) : NULL;
+    /* as TCG: no direct jump into a TB whose second page may be remapped */
+    u = tb && tb->tc.ptr == next && tb_page_addr1(tb) == -1
+        ? hybrid_table_installed(tb) : NULL;
     if (u && qatomic_read(&u->valid)) {
         hybrid_table_link(t, HYBRID_SLOT(t, i, how), u, env->eip);
     }

@@ -479,6 +479,7 @@ static LLVMValueRef valid_now(Lower *l)
  * Leave TB @l->tbi: to the next TB of the trace if that is where the
  * guest goes and the trace is still valid, else back to TCG.
  * @indirect: the TB ended with goto_ptr (flags or page may differ).
+ * A direct jump stays on the page its TB starts on.
  * @how: the exit_trace() kind if the trace is left here.
  */
 static void edge(Lower *l, bool indirect, int how)
@@ -495,7 +496,12 @@ static void edge(Lower *l, bool indirect, int how)
     }
     const HybridSnapTB *n = &s->tbs[next];
     ok = valid_now(l);
-    if (indirect) {
+    /*
+     * A TB spanning two pages is entered only after checking the mapping
+     * of its second page, even through a direct jump (TCG never chains
+     * to such a TB for the same reason: that mapping can change).
+     */
+    if (indirect || n->phys1 != -1) {
         LLVMTypeRef at[] = { l->ptr, l->i64, l->i64, l->i32, l->i64, l->i64 };
         LLVMTypeRef fty = LLVMFunctionType(l->i1, at, 6, false);
         LLVMValueRef args[] = {

@@ -9,6 +9,11 @@
  *   remap   the same function mapped fresh at the same virtual address
  *           (munmap + mmap MAP_FIXED) with another immediate each round,
  *           and in turn through mprotect cycles
+ *   pagecross  a loop whose TBs end and start at a page boundary, one
+ *           TB spanning it; the second page is mapped in turn from two
+ *           pages of a memfd holding different code. No code byte is
+ *           ever written after mapping: only the mapping changes, so
+ *           only the MMU check of edges into the second page notices
  *   cross   one thread runs the loop while another rewrites the
  *           immediate (x86 cross-modifying code): every result must be
  *           n times a value that was written, the values never going
@@ -16,12 +21,14 @@
  *
  * Output: one line per mode with a checksum (self, remap) or "ok".
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define PAGE 4096
 #define ADDR ((void *)0x7e0000000000ull)
@@ -111,6 +118,77 @@ static void mode_remap(void)
     printf("smc: remap sum=%016llx\n", (unsigned long long)sum);
 }
 
+/*
+ * pagecross, at the end of the first page (ofs from page start):
+ *  ff0: 31 c0             xor  %eax,%eax
+ *  ff2: 48 85 ff          test %rdi,%rdi
+ *  ff5: 74 10             je   1007
+ *  ff7: 48 ff c0          inc  %rax            loop: TB A, first page only
+ *  ffa: 48 ff cf          dec  %rdi
+ *  ffd: 74 08             je   1007
+ *  fff: 48 05 ii ii ii ii add  $imm32,%rax     TB B: spans both pages
+ * 1005: eb f0             jmp  ff7             (A -> B is a direct jump)
+ * 1007: c3                ret
+ */
+static const uint8_t pc_head[] = {
+    0x31, 0xc0, 0x48, 0x85, 0xff, 0x74, 0x10, 0x48, 0xff, 0xc0,
+    0x48, 0xff, 0xcf, 0x74, 0x08, 0x48,
+};
+#define PC_HEAD_OFS (PAGE - sizeof(pc_head))
+
+static void mode_pagecross(void)
+{
+    uint64_t sum = 0xcbf29ce484222325ull;
+    unsigned bad = 0;
+    uint8_t page[PAGE];
+    uint8_t *at = (uint8_t *)ADDR + 16 * PAGE;
+    int fd = memfd_create("pagecross", 0);
+
+    if (fd < 0 || ftruncate(fd, 3 * PAGE)) {
+        perror("memfd");
+        exit(1);
+    }
+    memset(page, 0xcc, PAGE);
+    memcpy(page + PC_HEAD_OFS, pc_head, sizeof(pc_head));
+    pwrite(fd, page, PAGE, 0);
+    /* two versions of the second page: other immediates */
+    for (int v = 1; v <= 2; v++) {
+        uint8_t tail[] = { 0x05, 0, 0, 0, 0, 0xeb, 0xf0, 0xc3 };
+        uint32_t imm = v == 1 ? 1000 : 7;
+
+        memcpy(tail + 1, &imm, 4);
+        memset(page, 0xcc, PAGE);
+        memcpy(page, tail, sizeof(tail));
+        pwrite(fd, page, PAGE, v * PAGE);
+    }
+    if (mmap(at, PAGE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0)
+        == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    for (uint32_t round = 0; round < 60; round++) {
+        loop_fn f = (loop_fn)(at + PC_HEAD_OFS);
+
+        if (mmap(at + PAGE, PAGE, PROT_READ | PROT_EXEC,
+                 MAP_SHARED | MAP_FIXED, fd, (1 + round % 2) * PAGE)
+            == MAP_FAILED) {
+            perror("mmap");
+            exit(1);
+        }
+        for (int k = 0; k < 6; k++) {
+            uint64_t n = 2000 + k, r = f(n);
+
+            /* n increments, n - 1 adds of the mapped version's imm */
+            bad += r != n + (n - 1) * (round % 2 ? 7 : 1000);
+            sum = mix(sum, r);
+        }
+    }
+    printf("smc: pagecross sum=%016llx %s\n", (unsigned long long)sum,
+           bad ? "FAILED" : "ok");
+    munmap(at, 2 * PAGE);
+    close(fd);
+}
+
 #define CROSS_N 2000
 #define CROSS_WRITES 400
 
@@ -175,6 +253,9 @@ int main(int argc, char **argv)
     }
     if (!only || !strcmp(only, "remap")) {
         mode_remap();
+    }
+    if (!only || !strcmp(only, "pagecross")) {
+        mode_pagecross();
     }
     if (!only || !strcmp(only, "cross")) {
         mode_cross();

@@ -28,7 +28,7 @@ def run(accel, smp):
 
 for smp in (1, 4):
     done, want, _, _, out = run('tcg', smp)
-    t.ok(done and len(want) == 3 and 'FAILED' not in ' '.join(want),
+    t.ok(done and len(want) == 4 and 'FAILED' not in ' '.join(want),
          'smp %d: smc runs under tcg' % smp, out[-2000:])
     for opts in ('threads=0', 'threads=2'):
         accel = 'hybrid,%s,%s' % (JIT, opts)
