@@ -33,6 +33,14 @@ struct HybridCode {
     size_t size;
 };
 
+/*
+ * The optimisation pipeline and code generation level. Chosen by
+ * measurement (README, Speed); HYBRID_LLVM_PASSES (a new pass manager
+ * pipeline) and HYBRID_LLVM_CODEGEN (0..3) override them, to measure.
+ */
+static const char *passes = "default<O2>";
+static LLVMCodeGenOptLevel codegen_level = LLVMCodeGenLevelDefault;
+
 static LLVMOrcLLJITRef jit;
 static LLVMOrcJITDylibRef jd;
 static QemuMutex perf_lock;
@@ -150,11 +158,18 @@ bool hybrid_jit_init(Error **errp)
     LLVMTargetMachineRef tm;
     LLVMTargetRef target;
     LLVMErrorRef e;
-    char *emsg = NULL;
+    char *emsg = NULL, *host_cpu = NULL, *host_features = NULL;
+    const char *cpu;
     char msg[256];
 
     if (jit) {
         return true;
+    }
+    if (getenv("HYBRID_LLVM_PASSES")) {
+        passes = getenv("HYBRID_LLVM_PASSES");
+    }
+    if (getenv("HYBRID_LLVM_CODEGEN")) {
+        codegen_level = MIN(atoi(getenv("HYBRID_LLVM_CODEGEN")), 3);
     }
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
@@ -166,11 +181,19 @@ bool hybrid_jit_init(Error **errp)
         LLVMDisposeMessage(emsg);
         return false;
     }
+    /* "native": the CPU QEMU runs on, with all its features */
+    cpu = getenv("HYBRID_LLVM_CPU") ?: tcg_host_info.llvm_cpu;
+    if (!strcmp(cpu, "native")) {
+        host_cpu = LLVMGetHostCPUName();
+        host_features = LLVMGetHostCPUFeatures();
+    }
     tm = LLVMCreateTargetMachine(target, tcg_host_info.llvm_triple,
-                                 tcg_host_info.llvm_cpu,
-                                 tcg_host_info.llvm_features,
-                                 LLVMCodeGenLevelDefault, LLVMRelocDefault,
+                                 host_cpu ?: cpu,
+                                 host_features ?: tcg_host_info.llvm_features,
+                                 codegen_level, LLVMRelocDefault,
                                  LLVMCodeModelJITDefault);
+    LLVMDisposeMessage(host_cpu);
+    LLVMDisposeMessage(host_features);
     jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm);
     builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
@@ -295,7 +318,7 @@ static LLVMModuleRef lower_module(LLVMContextRef ctx, const HybridSnapshot *s,
 static bool optimise(LLVMModuleRef mod, HybridCompileError *err)
 {
     LLVMPassBuilderOptionsRef o = LLVMCreatePassBuilderOptions();
-    LLVMErrorRef e = LLVMRunPasses(mod, "default<O2>", NULL, o);
+    LLVMErrorRef e = LLVMRunPasses(mod, passes, NULL, o);
 
     LLVMDisposePassBuilderOptions(o);
     if (take_error(e, err->detail, sizeof(err->detail))) {
