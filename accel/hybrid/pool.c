@@ -15,6 +15,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include <sys/resource.h>
 #include "qemu/atomic.h"
 #include "qemu/thread.h"
 #include "qemu/timer.h"
@@ -185,8 +186,22 @@ static void compile(Job *j, bool on_vcpu)
                          hybrid_code_size(code), ns);
 }
 
+/*
+ * Optimizer threads run at a lower priority than vCPUs (nice, per thread
+ * on Linux): where cores are short, compiling takes what the vCPUs leave
+ * instead of competing with them. HYBRID_OPT_NICE overrides, to measure.
+ */
+#define HYBRID_OPT_NICE 10
+
 static void *worker(void *arg)
 {
+    const char *env = getenv("HYBRID_OPT_NICE");
+
+    /* a failure only means compiles keep the vCPUs' priority */
+    if (setpriority(PRIO_PROCESS, qemu_get_thread_id(),
+                    env ? atoi(env) : HYBRID_OPT_NICE)) {
+        /* nothing to do */
+    }
     for (;;) {
         Job *j;
 
