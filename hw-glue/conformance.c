@@ -835,7 +835,6 @@ typedef struct Conformance {
     HybridConformance *res;
     unsigned nmismatch;
     bool seen[NB_OPS];
-    Error **errp;
 } Conformance;
 
 /* trace_exit of the case functions: nothing to count, back to the caller */
@@ -1184,7 +1183,6 @@ HybridConformance *hybrid_conformance_run(uint32_t runs, uint64_t seed,
 {
     Conformance cf = {
         .cpu = first_cpu, .runs = runs, .mutate = mutate, .filter = filter,
-        .errp = errp,
     };
     Error *err = NULL;
 
