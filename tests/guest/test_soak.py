@@ -29,14 +29,20 @@ def soak(accel):
     g = Guest(accel, smp=2, run='hotloop', cmdline='hybrid.after=reboot',
               reboot=True)
     rss, entered = [], []
+    before, now = set(), set()  # user traces seen entered: earlier boots, this one
     deadline = time.time() + 600
     while time.time() < deadline and len(rss) < BOOTS:
         n = g.output().count('hybrid-guest: hotloop exited')
+        if accel != 'tcg':
+            # while the loop runs: its traces may be gone once it exits
+            r = g.qmp.cmd('query-hybrid-traces').get('return', {})
+            now |= {tr['id'] for tr in r.get('traces', [])
+                    if tr['mode'] == 'user' and tr['entries'] > 0}
         if n > len(rss):
             if accel != 'tcg':
-                r = g.qmp.cmd('query-hybrid-traces').get('return', {})
-                entered.append(any(tr['mode'] == 'user' and tr['entries'] > 0
-                                   for tr in r.get('traces', [])))
+                entered.append(bool(now - before))
+                before |= now
+                now = set()
             rss.append(rss_kib(g.proc.pid))
         if g.proc.poll() is not None:
             break
