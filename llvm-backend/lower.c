@@ -54,7 +54,43 @@ typedef struct Lower {
     int64_t insn_state;             /* insn_start word 1 */
     /* the translator itself wrote the pc / insn state in this insn */
     bool pc_written, state_written;
+    /* type-based alias tags (TBAA_*), made on first use */
+    LLVMValueRef tbaa_tag[3];
 } Lower;
+
+/*
+ * What memory an access touches, for LLVM's type-based alias analysis:
+ * guest state in env, guest RAM (through the TLB's host addend), and the
+ * tier's own control words (a trace's valid flag). No two of these are
+ * ever the same memory, so a guest store does not force env fields to
+ * be reloaded, and checking the valid flag on an edge does not either;
+ * accesses without a tag may alias anything.
+ */
+enum { TBAA_ENV, TBAA_GUEST, TBAA_CTL };
+
+static void tbaa(Lower *l, LLVMValueRef access, unsigned kind)
+{
+    static const char *const name[] = { "env", "guest", "ctl" };
+
+    if (!l->tbaa_tag[kind]) {
+        LLVMMetadataRef root, type, tag[3];
+
+        root = LLVMMDStringInContext2(l->ctx, "hybrid tbaa", 11);
+        root = LLVMMDNodeInContext2(l->ctx, &root, 1);
+        tag[0] = LLVMMDStringInContext2(l->ctx, name[kind],
+                                        strlen(name[kind]));
+        tag[1] = root;
+        tag[2] = LLVMValueAsMetadata(LLVMConstInt(l->i64, 0, false));
+        type = LLVMMDNodeInContext2(l->ctx, tag, 3);
+        tag[0] = type;
+        tag[1] = type;
+        l->tbaa_tag[kind] = LLVMMetadataAsValue(l->ctx,
+                                                LLVMMDNodeInContext2(l->ctx,
+                                                                     tag, 3));
+    }
+    LLVMSetMetadata(access, LLVMGetMDKindIDInContext(l->ctx, "tbaa", 4),
+                    l->tbaa_tag[kind]);
+}
 
 static bool fail(Lower *l, HybridAbort why, int opc, const char *detail)
 {
@@ -155,8 +191,12 @@ static LLVMValueRef get(Lower *l, uint64_t idx)
         return LLVMConstInt(tt, t->val, false);
     case HYBRID_TEMP_ENV:
         return LLVMBuildPtrToInt(l->b, l->env, l->i64, "");
-    case HYBRID_TEMP_GLOBAL:
-        return LLVMBuildLoad2(l->b, tt, env_ptr(l, t->val), "");
+    case HYBRID_TEMP_GLOBAL: {
+        LLVMValueRef v = LLVMBuildLoad2(l->b, tt, env_ptr(l, t->val), "");
+
+        tbaa(l, v, TBAA_ENV);
+        return v;
+    }
     default:
         return LLVMBuildLoad2(l->b, tt, slot_of(l, idx), "");
     }
@@ -187,7 +227,7 @@ static void set(Lower *l, uint64_t idx, LLVMValueRef v)
 
     switch (t->kind) {
     case HYBRID_TEMP_GLOBAL:
-        LLVMBuildStore(l->b, v, env_ptr(l, t->val));
+        tbaa(l, LLVMBuildStore(l->b, v, env_ptr(l, t->val)), TBAA_ENV);
         env_written(l, t->val);
         break;
     case HYBRID_TEMP_LOCAL:
@@ -470,8 +510,14 @@ static LLVMValueRef valid_now(Lower *l)
     p = LLVMConstIntToPtr(k64(l, (uintptr_t)l->refs->valid), l->ptr);
     v = LLVMBuildLoad2(l->b, l->i8, p, "valid");
 
-    LLVMSetOrdering(v, LLVMAtomicOrderingMonotonic);
+    /*
+     * Read every time (volatile), untorn (atomic), but unordered: an
+     * ordered load would count as a write to all memory and make LLVM
+     * reload every guest register after each edge.
+     */
+    LLVMSetOrdering(v, LLVMAtomicOrderingUnordered);
     LLVMSetVolatile(v, true);
+    tbaa(l, v, TBAA_CTL);
     return LLVMBuildICmp(l->b, LLVMIntNE, v, kty(l->i8, 0), "");
 }
 
@@ -773,6 +819,7 @@ static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_done");
         host = tlb_fast(l, args[1], mop, get_mmuidx(oi), false, slow);
         fast = LLVMBuildLoad2(l->b, mt, host, "");
+        tbaa(l, fast, TBAA_GUEST);
         LLVMSetAlignment(fast, 1);
         if (size < 3) {
             fast = sign ? LLVMBuildSExt(l->b, fast, l->i64, "")
@@ -838,6 +885,7 @@ static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         st = LLVMBuildStore(l->b, LLVMTypeOf(v) == mt ? v :
                             LLVMBuildTrunc(l->b, v, mt, ""), host);
         LLVMSetAlignment(st, 1);
+        tbaa(l, st, TBAA_GUEST);
         LLVMBuildBr(l->b, join);
         LLVMPositionBuilderAtEnd(l->b, slow);
     }

@@ -12,7 +12,7 @@
 
 /*     field          name             default  min  max      help */
 #define HYBRID_PARAMS(X)                                                     \
-    X(threads,        "threads",       2,       0,   64,                     \
+    X(threads,        "threads",       1,       0,   64,                     \
       "optimizer threads shared by all vCPUs; 0 compiles in the vCPU thread") \
     X(hot,            "hot",           50,      1,   1000000,                \
       "executions of a trace head before its trace is recorded")            \

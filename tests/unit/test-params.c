@@ -12,7 +12,7 @@ static void test_defaults(void)
     HybridParams p;
 
     hybrid_params_set_defaults(&p);
-    g_assert_cmpint(p.threads, ==, 2);
+    g_assert_cmpint(p.threads, ==, 1);
     g_assert_cmpint(p.hot, ==, 50);
     g_assert_cmpint(p.trace_max_tbs, ==, 16);
     /* every row: default within range, help text present */
