@@ -152,6 +152,10 @@ void hybrid_trace_free(HybridTrace *t)
 
 static void trace_free_rcu(HybridTrace *t)
 {
+    /* no vCPU is in its code any more: the count is final */
+    if (t->user) {
+        qatomic_add(&hybrid_stats.user_entries_gone, t->entries);
+    }
     hybrid_trace_free(t);
 }
 
@@ -423,6 +427,25 @@ static gint hotter_first(gconstpointer a, gconstpointer b)
         return ex > ey ? -1 : 1;
     }
     return x->id < y->id ? -1 : x->id > y->id;
+}
+
+uint64_t hybrid_table_user_entries(void)
+{
+    uint64_t n = qatomic_read(&hybrid_stats.user_entries_gone);
+
+    qemu_mutex_lock(&table.lock);
+    for (unsigned i = 0; i < table.live->len; i++) {
+        const HybridTrace *t = g_ptr_array_index(table.live, i);
+
+        n += t->user ? qatomic_read(&t->entries) : 0;
+    }
+    for (GList *l = table.recent.head; l; l = l->next) {
+        const HybridTrace *t = l->data;
+
+        n += t->user ? qatomic_read(&t->entries) : 0;
+    }
+    qemu_mutex_unlock(&table.lock);
+    return n;
 }
 
 void hybrid_table_foreach_hottest(unsigned max,

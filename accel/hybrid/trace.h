@@ -179,6 +179,11 @@ void hybrid_table_flush(void);
  * start, in user or kernel mode): credit every live trace with a TB there.
  */
 void hybrid_table_sample(uint64_t pc, bool user);
+/*
+ * Entries into compiled user-mode traces, live and gone (a trace waiting
+ * for its RCU grace period is counted once freed).
+ */
+uint64_t hybrid_table_user_entries(void);
 /* Call @fn for at most @max live traces, hottest first, under the lock. */
 void hybrid_table_foreach_hottest(unsigned max,
                                   void (*fn)(const HybridTrace *t, void *opaque),

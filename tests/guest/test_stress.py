@@ -42,10 +42,13 @@ for i, opts in enumerate(['threads=2'] * REPEAT + ['threads=1']):
     t.ok(done and got == want,
          'run %d (%s): no crash, no hang, output equals tcg\'s' % (i + 1, opts),
          '%s\nvs\n%s\n%s' % (got, want, out[-3000:]))
+    # (a run's traces may all be gone by the time QMP looks: their
+    # entries are counted in user-entries even so)
     t.ok(c.get('compiled', 0) >= 50 and c.get('invalidated', 0) >= 50 and
-         c.get('entry-restored', 0) > 0 and seen,
-         'run %d: traces compiled (%s), entered and invalidated (%s) '
-         'on four vCPUs' % (i + 1, c.get('compiled'), c.get('invalidated')),
+         c.get('entry-restored', 0) > 0 and c.get('user-entries', 0) > 0,
+         'run %d: traces compiled (%s), entered (%s) and invalidated (%s) '
+         'on four vCPUs' % (i + 1, c.get('compiled'), c.get('user-entries'),
+                            c.get('invalidated')),
          str(c))
 
 
