@@ -169,18 +169,28 @@ class Guest:
         seen = set()
         deadline = time.time() + timeout
         done = False
+        r = {}
         while time.time() < deadline:
             done = done_text in self.output()
+            if self.proc.poll() is not None:
+                break           # QEMU is gone: the caller shows why
             if self.hybrid:
-                r = self.qmp.cmd('query-hybrid-traces').get('return', {})
+                try:
+                    r = self.qmp.cmd('query-hybrid-traces').get('return', {})
+                except (OSError, EOFError):
+                    break
                 seen |= {tr['id'] for tr in r.get('traces', [])
                          if tr['mode'] == 'user' and tr['entries'] > 0 and
                          (tr['state'] == 'installed' or not installed_only)}
-            if done or self.proc.poll() is not None:
+            if done:
                 break
             time.sleep(every)
-        r = self.qmp.cmd('query-hybrid-traces') if self.hybrid else {}
-        return done, seen, r.get('return', {})
+        if self.hybrid and self.proc.poll() is None:
+            try:
+                r = self.qmp.cmd('query-hybrid-traces').get('return', {})
+            except (OSError, EOFError):
+                pass
+        return done, seen, r
 
     def wait_exit(self, timeout=120):
         try:
