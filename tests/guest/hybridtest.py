@@ -220,6 +220,15 @@ class Guest:
         self.log.close()
 
 
+def rss_kib(pid):
+    """Resident memory of process @pid, KiB."""
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    return 0
+
+
 def system_test_args(accel, name, out_path, extra=()):
     """A bare-metal tests/tcg-style system test: output on isa-debugcon."""
     return ['-accel', accel, '-display', 'none', '-nodefaults',

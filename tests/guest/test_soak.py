@@ -7,7 +7,7 @@ code buffer filling up make both grow; compiled code, traces and their
 thunks must not add to it)."""
 import re
 import time
-from hybridtest import Tap, Guest
+from hybridtest import Tap, Guest, rss_kib
 
 t = Tap()
 BOOTS = 5
@@ -15,14 +15,6 @@ BOOTS = 5
 
 def result(text):
     return re.findall(r'hotloop: result=([0-9a-f]+)', text)
-
-
-def rss_kib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    return 0
 
 
 def soak(accel):

@@ -16,7 +16,7 @@ at most 12 MiB more than stock TCG's does over the same runs.
 import os
 import re
 import time
-from hybridtest import Tap, Guest
+from hybridtest import Tap, Guest, rss_kib
 
 t = Tap()
 JIT = 'jit=1,hot=8,jit-hot=8'
@@ -50,14 +50,6 @@ for i, opts in enumerate(['threads=2'] * REPEAT + ['threads=1']):
          'on four vCPUs' % (i + 1, c.get('compiled'), c.get('user-entries'),
                             c.get('invalidated')),
          str(c))
-
-
-def rss_kib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    return 0
 
 
 def repeat(accel):
