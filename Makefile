@@ -72,7 +72,8 @@ run: build guest
 		-append "console=ttyS0 panic=-1 quiet" $(RUN_ARGS)
 
 check: build guest
-	cd $(QEMU_BLD) && meson test --no-rebuild --suite hybrid --print-errorlogs
+	cd $(QEMU_BLD) && meson test --no-rebuild --suite hybrid --print-errorlogs \
+		|| { $(TOP)/scripts/test-failures.sh meson-logs/testlog.txt; exit 1; }
 
 # the loongarch64 host layer, cross-built and run under qemu-loongarch64
 # (also part of `make check`)

@@ -150,12 +150,25 @@ void hybrid_trace_free(HybridTrace *t)
     }
 }
 
+/*
+ * user_entries_gone: entries into user traces the table no longer shows.
+ * A trace's entries move there when it leaves the recent list (so the
+ * total never drops while it waits for its last reference and its grace
+ * period), and what vCPUs still added meanwhile when it is freed.
+ */
+static void count_gone(HybridTrace *t)
+{
+    uint64_t n = qatomic_read(&t->entries);
+
+    if (t->user) {
+        qatomic_add(&hybrid_stats.user_entries_gone, n - t->entries_counted);
+    }
+    t->entries_counted = n;
+}
+
 static void trace_free_rcu(HybridTrace *t)
 {
-    /* no vCPU is in its code any more: the count is final */
-    if (t->user) {
-        qatomic_add(&hybrid_stats.user_entries_gone, t->entries);
-    }
+    count_gone(t);  /* no vCPU is in its code any more: the count is final */
     hybrid_trace_free(t);
 }
 
@@ -352,7 +365,10 @@ static void retire_locked(HybridTrace *t)
     }
     g_queue_push_head(&table.recent, t);
     while (g_queue_get_length(&table.recent) > HYBRID_RECENT_INVALIDATED) {
-        hybrid_trace_unref(g_queue_pop_tail(&table.recent));
+        HybridTrace *old = g_queue_pop_tail(&table.recent);
+
+        count_gone(old);
+        hybrid_trace_unref(old);
     }
 }
 

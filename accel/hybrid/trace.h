@@ -120,6 +120,7 @@ struct HybridTrace {
     void *entry;
     /* updated with qatomic_inc by any vCPU */
     uint64_t entries;
+    uint64_t entries_counted;   /* of @entries, in user_entries_gone */
     uint64_t samples;       /* interrupts that found the vCPU at one of its TBs */
     uint64_t *exits;        /* [ntbs]: times the trace was left after tbs[i] */
     HybridExitSlot *links;  /* [2 * ntbs]: HYBRID_SLOT() */

@@ -1,7 +1,9 @@
 /*
  * faults: exceptions raised from the middle of hot loops, for the
- * correctness tests of compiled traces. Each loop runs long enough to be
- * traced and compiled, then faults at its last iteration:
+ * correctness tests of compiled traces. Each loop first runs without
+ * faulting for a second (so its trace is compiled and installed however
+ * slowly the optimizer gets the CPU), then once more, faulting at its
+ * last iteration:
  *
  *   div0   idiv by a divisor that becomes zero              (SIGFPE)
  *   segv   a load from an address that becomes unmapped      (SIGSEGV)
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -59,12 +62,12 @@ static void handler(int sig, siginfo_t *si, void *uc_)
     siglongjmp(env, 1);
 }
 
-static __attribute__((noinline)) int64_t loop_div(int64_t n)
+static __attribute__((noinline)) int64_t loop_div(int64_t n, int fault)
 {
     int64_t acc = 1;
 
     for (int64_t i = 0; i < n; i++) {
-        int64_t d = n - 1 - i;         /* zero on the last iteration */
+        int64_t d = n - 1 - i + !fault;  /* zero on the last iteration */
 
         acc = acc * 31 + i;
         asm volatile("" : "+r"(d));
@@ -74,13 +77,14 @@ static __attribute__((noinline)) int64_t loop_div(int64_t n)
 }
 
 static volatile int64_t *segv_ptr;
+static int64_t buf[64];
 
-static __attribute__((noinline)) int64_t loop_segv(int64_t n, int64_t *buf)
+static __attribute__((noinline)) int64_t loop_segv(int64_t n, int fault)
 {
     int64_t acc = 7;
 
     for (int64_t i = 0; i < n; i++) {
-        volatile int64_t *p = i == n - 1 ? segv_ptr : &buf[i & 63];
+        volatile int64_t *p = i == n - 1 && fault ? segv_ptr : &buf[i & 63];
 
         acc = acc * 17 + *p + i;
         buf[(i + 1) & 63] = acc;
@@ -88,17 +92,36 @@ static __attribute__((noinline)) int64_t loop_segv(int64_t n, int64_t *buf)
     return acc;
 }
 
-static __attribute__((noinline)) int64_t loop_ud2(int64_t n)
+static __attribute__((noinline)) int64_t loop_ud2(int64_t n, int fault)
 {
     int64_t acc = 3;
 
     for (int64_t i = 0; i < n; i++) {
         acc = (acc << 1) ^ (acc >> 5) ^ i;
-        if (i == n - 1) {
+        if (i == n - 1 && fault) {
             asm volatile("ud2" : : "a"(acc), "c"(i));
         }
     }
     return acc;
+}
+
+static volatile int64_t sink;
+
+/*
+ * Run @loop without its fault for a second of wall time. A function of
+ * its own: the registers main() keeps (and the handler prints) do not
+ * depend on how many times it ran.
+ */
+static __attribute__((noinline)) void warm_up(int64_t (*loop)(int64_t, int))
+{
+    struct timespec t0, t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        sink += loop(N, 0);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000ll +
+             (t.tv_nsec - t0.tv_nsec) < 1000000000ll);
 }
 
 static volatile sig_atomic_t alarmed;
@@ -121,7 +144,6 @@ static __attribute__((noinline)) uint64_t spin(int forever)
 int main(int argc, char **argv)
 {
     struct sigaction sa;
-    static int64_t buf[64];
     void *page;
 
     if (!(personality(0xffffffff) & ADDR_NO_RANDOMIZE)) {
@@ -141,8 +163,9 @@ int main(int argc, char **argv)
     sigaction(SIGILL, &sa, NULL);
 
     fn_start = (uintptr_t)loop_div;
+    warm_up(loop_div);
     if (!sigsetjmp(env, 1)) {
-        printf("faults: div0 returned %lld\n", (long long)loop_div(N));
+        printf("faults: div0 returned %lld\n", (long long)loop_div(N, 1));
     }
     /* a page that is mapped, then not */
     page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
@@ -150,13 +173,15 @@ int main(int argc, char **argv)
     munmap(page, 4096);
     segv_ptr = page;
     fn_start = (uintptr_t)loop_segv;
+    warm_up(loop_segv);
+    memset(buf, 0, sizeof(buf));
     if (!sigsetjmp(env, 1)) {
-        printf("faults: segv returned %lld\n",
-               (long long)loop_segv(N, buf));
+        printf("faults: segv returned %lld\n", (long long)loop_segv(N, 1));
     }
     fn_start = (uintptr_t)loop_ud2;
+    warm_up(loop_ud2);
     if (!sigsetjmp(env, 1)) {
-        printf("faults: ud2 returned %lld\n", (long long)loop_ud2(N));
+        printf("faults: ud2 returned %lld\n", (long long)loop_ud2(N, 1));
     }
 
     signal(SIGALRM, on_alarm);

@@ -36,8 +36,10 @@ for smp in (1, 4):
         c = r.get('counters', {})
         t.ok(done and got == want, 'smp %d %s: output equals tcg\'s'
              % (smp, opts), '%s\nvs\n%s\n%s' % (got, want, out[-2000:]))
+        # (entries counted in user-entries even once the trace is gone:
+        # a rewritten loop's traces may all be gone when QMP looks)
         t.ok(c.get('installed', 0) > 0 and c.get('entry-patched', 0) > 0
-             and seen,
+             and c.get('user-entries', 0) > 0,
              'smp %d %s: user traces were compiled and entered' % (smp, opts),
              c)
         t.ok(c.get('invalidated', 0) > 0 and c.get('entry-restored', 0) > 0,

@@ -389,6 +389,38 @@ static void test_flush(void)
     hybrid_vcpu_destroy(&v);
 }
 
+/*
+ * user-entries (QMP) counts entries into user traces, gone ones too, and
+ * never goes back: not while an invalidated trace waits for its last
+ * reference (here: a compile job's) and its grace period.
+ */
+static void test_user_entries(void)
+{
+    HybridTrace *held = NULL;
+
+    reset();
+    g_assert_cmpuint(hybrid_table_user_entries(), ==, 0);
+    for (int i = 0; i < 40; i++) {
+        HybridTraceTB tb = { .key = desc(100 + i, true, true) };
+        HybridTrace *t = hybrid_trace_new(&tb, 1, &normal[100 + i],
+                                          HYBRID_END_LOOP, 0);
+
+        g_assert_cmpint(hybrid_table_insert(t, fake_valid), ==, -1);
+        qatomic_add(&t->entries, 10);
+        if (i == 0) {
+            hybrid_trace_ref(t);
+            held = t;
+        }
+        hybrid_table_tb_invalidated(&normal[100 + i]);
+        g_assert_cmpuint(hybrid_table_user_entries(), ==, 10 * (i + 1));
+    }
+    /* a vCPU was still in its code: counted once it is freed */
+    qatomic_add(&held->entries, 5);
+    hybrid_trace_unref(held);
+    drain_call_rcu();
+    g_assert_cmpuint(hybrid_table_user_entries(), ==, 405);
+}
+
 /* Several vCPUs, each on its own thread, forming traces at once. */
 #define NTHREADS 4
 static void *vcpu_thread(void *arg)
@@ -466,6 +498,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hybrid/record/mode-change", test_mode_change_ends_trace);
     g_test_add_func("/hybrid/record/invalidation", test_invalidation);
     g_test_add_func("/hybrid/record/flush", test_flush);
+    g_test_add_func("/hybrid/record/user-entries", test_user_entries);
     g_test_add_func("/hybrid/record/concurrent-vcpus", test_concurrent_vcpus);
     return g_test_run();
 }
