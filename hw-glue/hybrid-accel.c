@@ -112,6 +112,11 @@ static bool x86_edge_ok(void *envp, uint64_t pc, uint64_t cs_base,
 }
 
 uint8_t hybrid_trace_exited[HYBRID_MAX_VCPUS];
+/* with hybrid_trace_exited: the trace that left, and after which TB */
+static struct {
+    uint64_t id;
+    unsigned tb;
+} hybrid_trace_exited_from[HYBRID_MAX_VCPUS];
 
 /* what the lowering's inline TLB fast path assumes (tlb_fast()) */
 QEMU_BUILD_BUG_ON(sizeof(CPUTLBDescFast) != 2 * sizeof(void *));
@@ -135,6 +140,22 @@ QEMU_BUILD_BUG_ON(sizeof(uintptr_t) != 8);
  *   back to the execution loop, telling it where a trace left (a NET
  *   head candidate; a hot one on those exits: trace from there now).
  */
+/*
+ * Could trace @t, left after its TB @i into installed trace @u, grow by
+ * @u's path instead of linking to it? (hybrid_table_merge() decides.)
+ */
+static bool region_candidate(HybridTrace *t, unsigned i, HybridTrace *u)
+{
+    unsigned n;
+
+    if (!hybrid_params.region_max_tbs || u == t || t->tbs[i].nsucc >= 2 ||
+        qatomic_read(&t->replaced_by)) {
+        return false;
+    }
+    n = hybrid_trace_path_to(u, t->tbs[0].key.pc);
+    return n && t->ntbs + n <= hybrid_params.region_max_tbs;
+}
+
 static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
                                   uint64_t from_tb)
 {
@@ -153,6 +174,8 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
     if (!from_tb || hot || how == HYBRID_EXIT_TB) {
         hybrid_trace_exited[cpu->cpu_index] = hot ? HYBRID_EXIT_HOT
                                                   : HYBRID_EXIT_COLD;
+        hybrid_trace_exited_from[cpu->cpu_index].id = t->id;
+        hybrid_trace_exited_from[cpu->cpu_index].tb = i;
         return from_tb ? (uintptr_t)tcg_code_gen_epilogue : 0;
     }
     next = helper_lookup_tb_ptr(env);
@@ -167,6 +190,13 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
     u = tb && tb->tc.ptr == next && tb_page_addr1(tb) == -1
         ? hybrid_table_installed(tb) : NULL;
     if (u && qatomic_read(&u->valid)) {
+        if (region_candidate(t, i, u)) {
+            /* to the loop, which grows @t by @u's path (region_grow()) */
+            hybrid_trace_exited[cpu->cpu_index] = HYBRID_EXIT_HOT;
+            hybrid_trace_exited_from[cpu->cpu_index].id = t->id;
+            hybrid_trace_exited_from[cpu->cpu_index].tb = i;
+            return (uintptr_t)tcg_code_gen_epilogue;
+        }
         hybrid_table_link(t, HYBRID_SLOT(t, i, how), u, env->eip);
     }
     return (uintptr_t)next;
@@ -278,6 +308,28 @@ static void hybrid_trace_promote(void *opaque, uint64_t id)
     }
 }
 
+/*
+ * Region formation from linked traces: trace @v->exit_trace_id often
+ * leaves to installed trace @u, whose path comes back to its head. Grow
+ * the first by that path and compile it now (the vCPU is at @u's head,
+ * in the same mode and address space as the trace that left).
+ */
+static void region_grow(CPUState *cpu, HybridVCPU *v, HybridTrace *u)
+{
+    uint64_t id;
+
+    if (!hybrid_params.region_max_tbs || !v->exit_trace_id) {
+        return;
+    }
+    id = hybrid_table_merge_trace(v->exit_trace_id, v->exit_trace_tb, u,
+                                  hybrid_params.region_max_tbs,
+                                  hybrid_tb_valid);
+    if (id) {
+        qatomic_inc(&hybrid_stats.formed);
+        hybrid_trace_promote(cpu, id);
+    }
+}
+
 static void hybrid_tb_linked(CPUState *cpu, TranslationBlock *tb, vaddr pc)
 {
 }
@@ -312,6 +364,8 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
     if (unlikely(hybrid_trace_exited[cpu->cpu_index])) {
         /* where a trace left is a NET head (HYBRID_EXIT_*) */
         v->trace_exit = hybrid_trace_exited[cpu->cpu_index];
+        v->exit_trace_id = hybrid_trace_exited_from[cpu->cpu_index].id;
+        v->exit_trace_tb = hybrid_trace_exited_from[cpu->cpu_index].tb;
         hybrid_trace_exited[cpu->cpu_index] = 0;
     }
     if (qatomic_read(&hybrid_installed_count) && !v->recording) {
@@ -319,6 +373,12 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
 
         if (t) {
             HybridTraceCodeFn fn;
+
+            if (v->trace_exit == HYBRID_EXIT_HOT) {
+                /* a hot exit of a trace, linked to this one */
+                v->trace_exit = HYBRID_EXIT_NONE;
+                region_grow(cpu, v, t);
+            }
 
             if (qatomic_read(&t->patched)) {
                 return HYBRID_EXEC_CHAIN;   /* the TB's entry runs it */

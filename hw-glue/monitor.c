@@ -60,6 +60,7 @@ static HybridCounters *counters_snapshot(void)
     c->entry_unpatchable = qatomic_read(&hybrid_stats.entry_unpatchable);
     c->linked = qatomic_read(&hybrid_stats.linked);
     c->user_entries = hybrid_table_user_entries();
+    c->regions = qatomic_read(&hybrid_stats.regions);
     return c;
 }
 
@@ -74,6 +75,7 @@ static void add_trace(const HybridTrace *t, void *opaque)
     ti->tbs = t->ntbs;
     ti->insns = t->insns;
     ti->pages = t->pages;
+    ti->paths = t->paths;
     ti->entries = qatomic_read(&t->entries);
     ti->samples = qatomic_read(&t->samples);
     ti->state = g_strdup(hybrid_trace_state_name[qatomic_read(&t->state)]);
@@ -145,22 +147,24 @@ static void hmp_info_hybrid_traces(Monitor *mon, const QDict *qdict)
                            c->compile_ms_vcpu, c->queued);
     g_string_append_printf(buf, " entry-patched=%" PRIu64 " entry-restored=%"
                            PRIu64 " entry-unpatchable=%" PRIu64
-                           " linked=%" PRIu64 " user-entries=%" PRIu64,
+                           " linked=%" PRIu64 " user-entries=%" PRIu64
+                           " regions=%" PRIu64,
                            c->entry_patched, c->entry_restored,
-                           c->entry_unpatchable, c->linked, c->user_entries);
+                           c->entry_unpatchable, c->linked, c->user_entries,
+                           c->regions);
     g_string_append_printf(buf, " llvm=%s\n", r->llvm_version);
     g_string_append_printf(buf,
-                           "%6s %-6s %-18s %4s %6s %5s %12s %8s %-11s %-11s %9s %6s %s\n",
+                           "%6s %-6s %-18s %4s %6s %5s %5s %12s %8s %-11s %-11s %9s %6s %s\n",
                            "id", "mode", "pc", "tbs", "insns", "pages",
-                           "entries", "samples", "state", "end",
+                           "paths", "entries", "samples", "state", "end",
                            "compile-us", "bytes", "entry");
     for (HybridTraceInfoList *t = r->traces; t; t = t->next) {
         HybridTraceInfo *ti = t->value;
         g_string_append_printf(buf,
-            "%6" PRIu64 " %-6s 0x%016" PRIx64 " %4u %6u %5u %12" PRIu64
+            "%6" PRIu64 " %-6s 0x%016" PRIx64 " %4u %6u %5u %5u %12" PRIu64
             " %8" PRIu64 " %-11s %-11s %9" PRIu64 " %6" PRIu64 " %s\n",
             ti->id, ti->mode, ti->pc, ti->tbs, ti->insns, ti->pages,
-            ti->entries, ti->samples, ti->state, ti->end, ti->compile_us,
+            ti->paths, ti->entries, ti->samples, ti->state, ti->end, ti->compile_us,
             ti->code_size, ti->patched ? "patched" : "loop");
     }
     monitor_puts(mon, buf->str);

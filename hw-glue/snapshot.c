@@ -211,6 +211,9 @@ HybridSnapshot *hybrid_snapshot_make(CPUState *cpu, const HybridTrace *t,
         st->phys0 = k->phys0;
         st->phys1 = k->phys1;
         st->next_pc = t->tbs[i].next_pc;
+        st->nsucc = t->tbs[i].nsucc;
+        st->succ[0] = t->tbs[i].succ[0];
+        st->succ[1] = t->tbs[i].succ[1];
 
         /*
          * The code must still be where it was recorded, for the vCPU's

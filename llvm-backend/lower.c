@@ -2,8 +2,9 @@
  * llvm-backend: lowering an op snapshot to LLVM IR.
  *
  *   entry: allocas ─► tb0 ─► tb1 ─► ... ─► tbN-1 ─┐ (loop traces go back
- *                      ▲                           │  to tb0)
- *                      └───────────────────────────┘
+ *                      ▲        │                  │  to tb0)
+ *                      │        └─► side path ─────┤ (regions: a merged
+ *                      └───────────────────────────┘  side path rejoins)
  *   every TB: TCG's ops in order; TCG labels become blocks; goto_tb and
  *   goto_ptr become a guarded branch to the next TB of the trace, or an
  *   exit (exit_trace(): a linked trace, the next TB, or TCG's loop).
@@ -522,7 +523,8 @@ static LLVMValueRef valid_now(Lower *l)
 }
 
 /*
- * Leave TB @l->tbi: to the next TB of the trace if that is where the
+ * Leave TB @l->tbi: to a successor TB in the trace (the next TB of its
+ * path, the head of a loop, a merged side path) if that is where the
  * guest goes and the trace is still valid, else back to TCG.
  * @indirect: the TB ended with goto_ptr (flags or page may differ).
  * A direct jump stays on the page its TB starts on.
@@ -532,40 +534,50 @@ static void edge(Lower *l, bool indirect, int how)
 {
     const HybridSnapshot *s = l->s;
     const HybridTargetDesc *d = s->target;
-    int next = l->tbi + 1 < s->ntbs ? (int)l->tbi + 1 : (s->loop ? 0 : -1);
-    LLVMBasicBlockRef out;
-    LLVMValueRef ok;
+    const HybridSnapTB *cur = &s->tbs[l->tbi];
+    LLVMBasicBlockRef out, check;
 
-    if (next < 0) {
+    if (!cur->nsucc) {
         exit_trace(l, how);
         return;
     }
-    const HybridSnapTB *n = &s->tbs[next];
-    ok = valid_now(l);
-    /*
-     * A TB spanning two pages is entered only after checking the mapping
-     * of its second page, even through a direct jump (TCG never chains
-     * to such a TB for the same reason: that mapping can change).
-     */
-    if (indirect || n->phys1 != -1) {
-        LLVMTypeRef at[] = { l->ptr, l->i64, l->i64, l->i32, l->i64, l->i64 };
-        LLVMTypeRef fty = LLVMFunctionType(l->i1, at, 6, false);
-        LLVMValueRef args[] = {
-            l->env, k64(l, n->pc), k64(l, n->cs_base), kty(l->i32, n->flags),
-            k64(l, n->phys0), k64(l, n->phys1),
-        };
-        /* the check itself may fault (code fetch): state is exact here */
-        ok = LLVMBuildAnd(l->b, ok, call_fn(l, fty, d->edge_ok, args, 6), "");
-    } else {
-        LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
-        LLVMValueRef pc = LLVMBuildLoad2(l->b, pt, env_ptr(l, d->pc_offset), "");
-        LLVMValueRef want = kty(pt, d->state_pc(n, n->pc));
-
-        ok = LLVMBuildAnd(l->b, ok, LLVMBuildICmp(l->b, LLVMIntEQ, pc, want,
-                                                   ""), "");
-    }
     out = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "exit");
-    LLVMBuildCondBr(l->b, ok, l->tb_bb[next], out);
+    check = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "succ");
+    LLVMBuildCondBr(l->b, valid_now(l), check, out);
+    for (unsigned k = 0; k < cur->nsucc; k++) {
+        const HybridSnapTB *n = &s->tbs[cur->succ[k]];
+        LLVMBasicBlockRef other = k + 1 < cur->nsucc ?
+            LLVMAppendBasicBlockInContext(l->ctx, l->fn, "succ") : out;
+        LLVMValueRef ok;
+
+        LLVMPositionBuilderAtEnd(l->b, check);
+        /*
+         * A TB spanning two pages is entered only after checking the
+         * mapping of its second page, even through a direct jump (TCG
+         * never chains to such a TB for the same reason: that mapping
+         * can change).
+         */
+        if (indirect || n->phys1 != -1) {
+            LLVMTypeRef at[] = { l->ptr, l->i64, l->i64, l->i32, l->i64,
+                                 l->i64 };
+            LLVMTypeRef fty = LLVMFunctionType(l->i1, at, 6, false);
+            LLVMValueRef args[] = {
+                l->env, k64(l, n->pc), k64(l, n->cs_base),
+                kty(l->i32, n->flags), k64(l, n->phys0), k64(l, n->phys1),
+            };
+            /* the check itself may fault (code fetch): state is exact */
+            ok = call_fn(l, fty, d->edge_ok, args, 6);
+        } else {
+            LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
+            LLVMValueRef pc = LLVMBuildLoad2(l->b, pt,
+                                             env_ptr(l, d->pc_offset), "");
+
+            ok = LLVMBuildICmp(l->b, LLVMIntEQ, pc,
+                               kty(pt, d->state_pc(n, n->pc)), "");
+        }
+        LLVMBuildCondBr(l->b, ok, l->tb_bb[cur->succ[k]], other);
+        check = other;
+    }
     LLVMPositionBuilderAtEnd(l->b, out);
     exit_trace(l, how);
 }

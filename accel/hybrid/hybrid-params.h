@@ -18,6 +18,8 @@
       "executions of a trace head before its trace is recorded")            \
     X(trace_max_tbs,  "trace-max-tbs", 16,      1,   256,                    \
       "most translation blocks in one trace")                               \
+    X(region_max_tbs, "region-max-tbs", 64,     0,   256,                    \
+      "most TBs in a trace grown by merging its hot side paths (0: none)") \
     X(blacklist,      "blacklist",     4,       1,   64,                     \
       "aborted recordings after which a trace head is never tried again")  \
     X(jit,            "jit",           0,       0,   1,                      \

@@ -187,19 +187,18 @@ static void compile(Job *j, bool on_vcpu)
 }
 
 /*
- * Optimizer threads run at a lower priority than vCPUs (nice, per thread
- * on Linux): where cores are short, compiling takes what the vCPUs leave
- * instead of competing with them. HYBRID_OPT_NICE overrides, to measure.
+ * Optimizer threads run at the vCPUs' priority. HYBRID_OPT_NICE=N sets a
+ * nice value per thread, to measure: at nice 10, where every core runs a
+ * busy vCPU (-smp 4 on 2 cores, or any other load), the optimizer got
+ * next to no CPU (runs compiled a fifth of their traces, too late to be
+ * entered), so the default leaves the priority alone.
  */
-#define HYBRID_OPT_NICE 10
-
 static void *worker(void *arg)
 {
     const char *env = getenv("HYBRID_OPT_NICE");
 
     /* a failure only means compiles keep the vCPUs' priority */
-    if (setpriority(PRIO_PROCESS, qemu_get_thread_id(),
-                    env ? atoi(env) : HYBRID_OPT_NICE)) {
+    if (env && setpriority(PRIO_PROCESS, qemu_get_thread_id(), atoi(env))) {
         /* nothing to do */
     }
     for (;;) {

@@ -70,10 +70,41 @@ static void abort_recording(HybridVCPU *v, HybridAbort why)
     stop_recording(v);
 }
 
+/*
+ * Region formation: the recording started where a compiled trace left
+ * and came back to that trace's head. Grow that trace by this side path
+ * instead of making a trace of it, and compile it now: the vCPU is at
+ * its head.
+ */
+static bool merge_recording(HybridVCPU *v)
+{
+    uint64_t id;
+
+    if (!v->rec_from_id || !hybrid_params.region_max_tbs || !v->promote) {
+        return false;
+    }
+    id = hybrid_table_merge(v->rec_from_id, v->rec_from_tb,
+                            (HybridTraceTB *)v->rec->data, v->rec->len,
+                            hybrid_params.region_max_tbs, v->tb_valid);
+    if (!id) {
+        return false;
+    }
+    qatomic_inc(&hybrid_stats.formed);
+    /* the side path lives in the region: no trace of its own here */
+    v->rec_head->state = HYBRID_HEAD_DONE;
+    stop_recording(v);
+    v->promote(v->opaque, id);
+    return true;
+}
+
 static void end_recording(HybridVCPU *v, HybridTraceEnd end)
 {
     HybridTrace *t;
     int why;
+
+    if (end == HYBRID_END_TRACE_HEAD && merge_recording(v)) {
+        return;
+    }
 
     t = hybrid_trace_new((HybridTraceTB *)v->rec->data, v->rec->len,
                          v->rec_head_tb, end, v->rec_head->count);
@@ -175,6 +206,8 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
     }
     exit_head = v->trace_exit;
     v->trace_exit = HYBRID_EXIT_NONE;
+    v->rec_from_id = exit_head ? v->exit_trace_id : 0;
+    v->rec_from_tb = v->exit_trace_tb;
     if ((!last && !exit_head) || tb->recording_variant || tb->special) {
         return HYBRID_STEP_RUN;
     }

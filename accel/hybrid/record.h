@@ -39,8 +39,13 @@ typedef struct HybridHead {
 typedef struct HybridVCPU {
     GHashTable *heads;          /* TB identity -> HybridHead */
     bool event;                 /* exception/interrupt/exit since last step */
-    /* a compiled trace just left to this TB: HYBRID_EXIT_* */
+    /* a compiled trace just left to this TB: HYBRID_EXIT_*; which, after which TB */
     uint8_t trace_exit;
+    uint64_t exit_trace_id;
+    unsigned exit_trace_tb;
+    /* the recording started where trace rec_from_id left (0: elsewhere) */
+    uint64_t rec_from_id;
+    unsigned rec_from_tb;
     bool recording;
     const void *rec_head_tb;    /* the hot TB (normal variant) */
     HybridHead *rec_head;

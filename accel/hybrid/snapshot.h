@@ -50,6 +50,8 @@ typedef struct HybridSnapTB {
     uint32_t flags, cflags;
     int64_t phys0, phys1;
     uint64_t next_pc;       /* successor recorded in the trace */
+    unsigned nsucc;         /* successors in the trace (HybridTraceTB) */
+    unsigned succ[2];       /* their indices in tbs[] */
     unsigned nops, nargs, ntemps, nlabels, nhelpers;
     HybridSnapOp *ops;
     uint64_t *args;

@@ -131,12 +131,21 @@ HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
         }
     }
     t->pages = g_hash_table_size(pfn);
+    t->paths = 1;
+    t->path_tbs = ntbs;
+    /* a recorded path: each TB goes on to the next; a loop's last to the head */
+    for (unsigned i = 0; i < ntbs; i++) {
+        t->tbs[i].nsucc = i + 1 < ntbs || end == HYBRID_END_LOOP;
+        t->tbs[i].succ[0] = i + 1 < ntbs ? i + 1 : 0;
+        t->tbs[i].succ[1] = 0;
+    }
     return t;
 }
 
 void hybrid_trace_free(HybridTrace *t)
 {
     if (t) {
+        hybrid_trace_unref(t->replaces);
         if (t->code && hybrid_code_release) {
             hybrid_code_release(t->code);
         }
@@ -224,7 +233,13 @@ static void multimap_del(GHashTable *map, gconstpointer key, HybridTrace *t)
 
 static void remove_locked(HybridTrace *t)
 {
-    g_hash_table_remove(table.by_head, &t->tbs[0].key);
+    /* (a pending region has no head of its own: that one is another's) */
+    if (g_hash_table_lookup(table.by_head, &t->tbs[0].key) == t) {
+        g_hash_table_remove(table.by_head, &t->tbs[0].key);
+    }
+    if (t->replaces && t->replaces->replaced_by == t) {
+        qatomic_set(&t->replaces->replaced_by, NULL);
+    }
     multimap_del(table.by_member, t->head_tb, t);
     for (unsigned i = 0; i < t->ntbs; i++) {
         multimap_del(table.by_member, t->tbs[i].key.tb, t);
@@ -271,6 +286,19 @@ HybridTrace *hybrid_table_claim(uint64_t id)
     return t;
 }
 
+/* A new live trace, found by its members, pcs and id. */
+static void add_locked(HybridTrace *t)
+{
+    t->id = table.next_id++;
+    multimap_add(table.by_member, (gpointer)t->head_tb, t);
+    for (unsigned i = 0; i < t->ntbs; i++) {
+        multimap_add(table.by_member, (gpointer)t->tbs[i].key.tb, t);
+        multimap_add(table.by_pc, &t->tbs[i].key.pc, t);
+    }
+    g_ptr_array_add(table.live, t);
+    g_hash_table_insert(table.by_id, &t->id, t);
+}
+
 int hybrid_table_insert(HybridTrace *t, bool (*tb_valid)(const void *tb))
 {
     int why = -1;
@@ -295,18 +323,71 @@ int hybrid_table_insert(HybridTrace *t, bool (*tb_valid)(const void *tb))
             goto out;
         }
     }
-    t->id = table.next_id++;
     g_hash_table_insert(table.by_head, &t->tbs[0].key, t);
-    multimap_add(table.by_member, (gpointer)t->head_tb, t);
-    for (unsigned i = 0; i < t->ntbs; i++) {
-        multimap_add(table.by_member, (gpointer)t->tbs[i].key.tb, t);
-        multimap_add(table.by_pc, &t->tbs[i].key.pc, t);
-    }
-    g_ptr_array_add(table.live, t);
-    g_hash_table_insert(table.by_id, &t->id, t);
+    add_locked(t);
 out:
     qemu_mutex_unlock(&table.lock);
     return why;
+}
+
+uint64_t hybrid_table_merge(uint64_t from_id, unsigned from_tb,
+                            const HybridTraceTB *side, unsigned nside,
+                            unsigned max_tbs,
+                            bool (*tb_valid)(const void *tb))
+{
+    g_autofree HybridTraceTB *tbs = NULL;
+    HybridTrace *t, *r;
+    unsigned n, rejoin = 0;
+    uint64_t id = 0;
+
+    qemu_mutex_lock(&table.lock);
+    t = g_hash_table_lookup(table.by_id, &from_id);
+    if (!t || t->state != HYBRID_TRACE_INSTALLED || t->replaced_by ||
+        from_tb >= t->ntbs || t->tbs[from_tb].nsucc >= 2 || !nside ||
+        side[nside - 1].next_pc != t->tbs[0].key.pc) {
+        goto out;
+    }
+    /* the side path, up to the first TB the trace has too */
+    tbs = g_new(HybridTraceTB, t->ntbs + nside);
+    memcpy(tbs, t->tbs, sizeof(*tbs) * t->ntbs);
+    n = t->ntbs;
+    for (unsigned k = 0; k < nside && !rejoin; k++) {
+        for (unsigned j = 0; j < t->ntbs; j++) {
+            if (hybrid_tb_same_key(&side[k].key, &t->tbs[j].key)) {
+                rejoin = j + 1;
+                break;
+            }
+        }
+        if (!rejoin) {
+            if (!tb_valid(side[k].key.tb)) {
+                goto out;
+            }
+            tbs[n++] = side[k];
+        }
+    }
+    if (n == t->ntbs || n > max_tbs) {
+        goto out;
+    }
+    r = hybrid_trace_new(tbs, n, t->head_tb, t->end, t->hotness);
+    for (unsigned i = 0; i < t->ntbs; i++) {
+        r->tbs[i].nsucc = t->tbs[i].nsucc;
+        memcpy(r->tbs[i].succ, t->tbs[i].succ, sizeof(r->tbs[i].succ));
+    }
+    r->tbs[from_tb].succ[r->tbs[from_tb].nsucc++] = t->ntbs;
+    for (unsigned i = t->ntbs; i < n; i++) {
+        r->tbs[i].nsucc = 1;
+        r->tbs[i].succ[0] = i + 1 < n ? i + 1 : rejoin ? rejoin - 1 : 0;
+    }
+    r->paths = t->paths + 1;
+    r->path_tbs = t->path_tbs;
+    r->replaces = t;
+    hybrid_trace_ref(t);
+    qatomic_set(&t->replaced_by, r);
+    add_locked(r);
+    id = r->id;
+out:
+    qemu_mutex_unlock(&table.lock);
+    return id;
 }
 
 /*
@@ -370,6 +451,34 @@ static void retire_locked(HybridTrace *t)
         count_gone(old);
         hybrid_trace_unref(old);
     }
+}
+
+uint64_t hybrid_table_merge_trace(uint64_t from_id, unsigned from_tb,
+                                  const HybridTrace *u, unsigned max_tbs,
+                                  bool (*tb_valid)(const void *tb))
+{
+    unsigned n;
+
+    /* @u's path is immutable; its members are checked under the lock */
+    qemu_mutex_lock(&table.lock);
+    {
+        HybridTrace *t = g_hash_table_lookup(table.by_id, &from_id);
+
+        n = t && t != u ? hybrid_trace_path_to(u, t->tbs[0].key.pc) : 0;
+    }
+    qemu_mutex_unlock(&table.lock);
+    return n ? hybrid_table_merge(from_id, from_tb, u->tbs, n, max_tbs,
+                                  tb_valid) : 0;
+}
+
+unsigned hybrid_trace_path_to(const HybridTrace *u, uint64_t pc)
+{
+    for (unsigned k = 0; k < u->path_tbs; k++) {
+        if (u->tbs[k].next_pc == pc) {
+            return k + 1;
+        }
+    }
+    return 0;
 }
 
 void hybrid_table_tb_invalidated(const void *tb)
@@ -511,6 +620,25 @@ bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
     qemu_mutex_lock(&table.lock);
     t->compile_ns = compile_ns;
     ok = code && t->state != HYBRID_TRACE_INVALIDATED;
+    if (ok && t->replaces) {
+        /*
+         * A region takes its trace's place. That trace is live: they share
+         * its member TBs, so an invalidation would have dropped both.
+         */
+        HybridTrace *old = t->replaces;
+
+        if (old->state != HYBRID_TRACE_INVALIDATED) {
+            remove_locked(old);
+            retire_locked(old);
+        }
+        t->replaces = NULL;
+        hybrid_trace_unref(old);
+        ok = !g_hash_table_contains(table.by_head, &t->tbs[0].key);
+        if (ok) {
+            g_hash_table_insert(table.by_head, &t->tbs[0].key, t);
+            qatomic_inc(&hybrid_stats.regions);
+        }
+    }
     if (ok) {
         t->code = code;
         t->code_size = code_size;

@@ -54,9 +54,17 @@ typedef enum HybridTraceEnd {
 extern const char *const hybrid_trace_state_name[HYBRID_TRACE__MAX];
 extern const char *const hybrid_trace_end_name[HYBRID_END__MAX];
 
+/*
+ * A trace is a small region of TBs: each TB has at most two successors
+ * inside it (a recorded path gives one, the next TB or, for a loop, the
+ * head; a merged side path gives a second). Code goes to a successor
+ * when the guest does, else leaves the trace.
+ */
 typedef struct HybridTraceTB {
     HybridTBDesc key;
     uint64_t next_pc;       /* pc executed after this TB when recorded */
+    uint8_t nsucc;          /* successors in the trace: succ[0..nsucc) */
+    uint16_t succ[2];       /* indices into the trace's tbs[] */
 } HybridTraceTB;
 
 typedef uint64_t (*HybridTraceCodeFn)(void *env, uint64_t from_tb);
@@ -98,6 +106,8 @@ struct HybridTrace {
     HybridTraceTB *tbs;     /* [ntbs]; tbs[0] is the head */
     unsigned insns;
     unsigned pages;         /* distinct guest physical pages spanned */
+    unsigned paths;         /* 1 + side paths merged in (regions) */
+    unsigned path_tbs;      /* tbs[0..path_tbs): the path first recorded */
     HybridTraceEnd end;
     uint64_t hotness;       /* head executions counted before recording */
     /* written under hybrid_table's lock, read with qatomic_read */
@@ -125,6 +135,13 @@ struct HybridTrace {
     uint64_t *exits;        /* [ntbs]: times the trace was left after tbs[i] */
     HybridExitSlot *links;  /* [2 * ntbs]: HYBRID_SLOT() */
     GSList *incoming;       /* table lock: HybridExitSlot linked to us */
+    /*
+     * Regions (table lock): a trace grown from @replaces by merging a
+     * side path; it takes @replaces' place (head, entry) once installed.
+     * @replaced_by: set while such a region of this trace is pending.
+     */
+    HybridTrace *replaces;          /* holds a reference */
+    HybridTrace *replaced_by;
 };
 
 /* hybrid_trace_new: a recorded trace, not yet in the table. */
@@ -171,6 +188,30 @@ HybridTrace *hybrid_table_claim(uint64_t id);
  * inserted, or -1 on success.
  */
 int hybrid_table_insert(HybridTrace *t, bool (*tb_valid)(const void *tb));
+/*
+ * Region formation. Live trace @from_id was left after its TB @from_tb
+ * and the @nside TBs recorded from there (@side) came back to its head:
+ * make a trace of both (the side path as a second successor of
+ * @from_tb, back to the head or to the first TB it shares with the
+ * trace), to replace @from_id when it is installed. The new trace is
+ * live but has no head of its own until then. Returns its id, or 0 if
+ * @from_id cannot grow (gone, not installed, already growing, that TB
+ * already has two successors, more than @max_tbs TBs, a TB invalid).
+ */
+/*
+ * The same with the recorded path of trace @u, whose head is where
+ * @from_id left (a side exit linked to @u), up to where it goes to
+ * @from_id's head, if it does.
+ */
+uint64_t hybrid_table_merge_trace(uint64_t from_id, unsigned from_tb,
+                                  const HybridTrace *u, unsigned max_tbs,
+                                  bool (*tb_valid)(const void *tb));
+/* How many TBs of @u's recorded path lead to @pc (0: it does not go there). */
+unsigned hybrid_trace_path_to(const HybridTrace *u, uint64_t pc);
+uint64_t hybrid_table_merge(uint64_t from_id, unsigned from_tb,
+                            const HybridTraceTB *side, unsigned nside,
+                            unsigned max_tbs,
+                            bool (*tb_valid)(const void *tb));
 /* A TB left QEMU's hash table: drop every trace that contains it. */
 void hybrid_table_tb_invalidated(const void *tb);
 /* The code cache was flushed: drop every trace. */

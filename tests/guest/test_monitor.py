@@ -27,7 +27,7 @@ text = g.hmp.hmp('info hybrid-traces')
 m = re.search(r'tbs-translated=(\d+)', text)
 t.ok(m and int(m.group(1)) >= c.get('tbs-translated', 0),
      'HMP info hybrid-traces prints the same counters', text)
-t.ok(re.search(r'^\s*id\s+mode\s+pc\s+tbs\s+insns\s+pages\s+entries\s+samples\s+state\s+end\s+compile-us\s+bytes',
+t.ok(re.search(r'^\s*id\s+mode\s+pc\s+tbs\s+insns\s+pages\s+paths\s+entries\s+samples\s+state\s+end\s+compile-us\s+bytes',
                text, re.M), 'HMP prints the trace table header', text)
 text = g.hmp.hmp('info hybrid-traces 3')
 t.ok('formed=' in text, 'HMP accepts a row limit', text)

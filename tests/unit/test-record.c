@@ -421,6 +421,106 @@ static void test_user_entries(void)
     g_assert_cmpuint(hybrid_table_user_entries(), ==, 405);
 }
 
+static void remember_id(void *opaque, uint64_t id)
+{
+    *(uint64_t *)opaque = id;
+}
+
+static uint64_t dummy_trace_fn(void *env, uint64_t from_tb)
+{
+    return 0;
+}
+
+/* Compile @id for pretend: claim it and install it. */
+static HybridTrace *install(uint64_t id)
+{
+    HybridTrace *t = hybrid_table_claim(id);
+
+    g_assert_nonnull(t);
+    g_assert_true(hybrid_table_install(t, t, dummy_trace_fn, 16, 1));
+    hybrid_trace_unref(t);
+    return t;
+}
+
+/* A compiled trace left after its TB @from_tb; the vCPU runs @path. */
+static void side_exit(HybridVCPU *v, uint64_t id, unsigned from_tb,
+                      const int *path, int n)
+{
+    v->trace_exit = HYBRID_EXIT_HOT;
+    v->exit_trace_id = id;
+    v->exit_trace_tb = from_tb;
+    g_assert_cmpint(run(v, -1, path[0], true), ==, HYBRID_STEP_RECORD);
+    for (int i = 0; i < n; i++) {
+        run(v, -1, path[i], true);
+    }
+}
+
+/*
+ * Regions: a side path recorded where a compiled trace leaves, that comes
+ * back to its head, grows the trace (a second successor of the TB it
+ * left from), compiled at once, and takes the trace's place when
+ * installed; a side path that meets the trace's own TBs rejoins there.
+ */
+static void test_region(void)
+{
+    HybridVCPU v;
+    HybridTBDesc head = desc(10, true, true);
+    uint64_t t_id, r_id = 0, r2_id = 0;
+    HybridTrace *t, *r, *r2;
+    Found f;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    v.promote = remember_id;
+    hybrid_params.hot = 2;
+    loop_until_formed(&v, 10, 12, true, 100);
+    f = live_traces();
+    g_assert_cmpint(f.n, ==, 1);
+    t_id = f.t[0]->id;
+    t = install(t_id);
+
+    /* left after TB 0 (pc of TB 10) to TB 20, then 21, back to the head */
+    v.opaque = &r_id;
+    side_exit(&v, t_id, 0, (const int[]){ 20, 21, 10 }, 3);
+    g_assert_cmpuint(r_id, !=, 0);
+    g_assert_cmpuint(hybrid_table_head_id(&head), ==, t_id);  /* until installed */
+    r = install(r_id);
+    g_assert_cmpuint(hybrid_table_head_id(&head), ==, r_id);
+    g_assert_cmpint(qatomic_read(&t->state), ==, HYBRID_TRACE_INVALIDATED);
+    g_assert_cmpint(qatomic_read(&hybrid_stats.regions), ==, 1);
+    g_assert_cmpint(r->ntbs, ==, 5);
+    g_assert_cmpint(r->paths, ==, 2);
+    g_assert_cmpint(r->tbs[0].nsucc, ==, 2);
+    g_assert_cmpint(r->tbs[0].succ[0], ==, 1);
+    g_assert_cmpint(r->tbs[0].succ[1], ==, 3);
+    g_assert_cmpint(r->tbs[3].key.pc, ==, 0x1000 + 0x40 * 20);
+    g_assert_cmpint(r->tbs[3].succ[0], ==, 4);
+    g_assert_cmpint(r->tbs[4].nsucc, ==, 1);
+    g_assert_cmpint(r->tbs[4].succ[0], ==, 0);
+    g_assert_cmpint(r->tbs[2].succ[0], ==, 0);   /* the loop, as before */
+
+    /* left after TB 2 (TB 12) to TB 30, then the trace's own TB 11 */
+    v.opaque = &r2_id;
+    side_exit(&v, r_id, 2, (const int[]){ 30, 11, 12, 10 }, 4);
+    g_assert_cmpuint(r2_id, !=, 0);
+    r2 = install(r2_id);
+    g_assert_cmpint(r2->ntbs, ==, 6);
+    g_assert_cmpint(r2->paths, ==, 3);
+    g_assert_cmpint(r2->tbs[2].nsucc, ==, 2);
+    g_assert_cmpint(r2->tbs[2].succ[1], ==, 5);
+    g_assert_cmpint(r2->tbs[5].succ[0], ==, 1);  /* rejoins at TB 11 */
+
+    /* TB 0 of the region has two successors already: a trace of its own */
+    side_exit(&v, r2_id, 0, (const int[]){ 40, 10 }, 2);
+    g_assert_cmpuint(hybrid_table_size(), ==, 2);
+    g_assert_cmpint(qatomic_read(&hybrid_stats.regions), ==, 2);
+
+    /* a side path's TB invalidated drops the region, as any member */
+    hybrid_table_tb_invalidated(&recvar[30]);
+    g_assert_cmpuint(hybrid_table_head_id(&head), ==, 0);
+    hybrid_vcpu_destroy(&v);
+}
+
 /* Several vCPUs, each on its own thread, forming traces at once. */
 #define NTHREADS 4
 static void *vcpu_thread(void *arg)
@@ -499,6 +599,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hybrid/record/invalidation", test_invalidation);
     g_test_add_func("/hybrid/record/flush", test_flush);
     g_test_add_func("/hybrid/record/user-entries", test_user_entries);
+    g_test_add_func("/hybrid/record/region", test_region);
     g_test_add_func("/hybrid/record/concurrent-vcpus", test_concurrent_vcpus);
     return g_test_run();
 }
