@@ -1,11 +1,17 @@
 """The LLVM tier (-accel hybrid,jit=1): the bundled guest boots and runs a
 CPU-bound program with compiled traces installed and entered (checked
 through QMP), with the same result as -accel tcg, with compiles on the
-vCPU (threads=0) and on optimizer threads (threads=2)."""
+vCPU (threads=0) and on optimizer threads (threads=2).
+
+Regions: the hot loop has a data-dependent branch, so its body has two
+paths; the trace of one grows by the other (its hot side path) and the
+loop runs in one compiled region (QMP: a user trace with paths >= 2 in
+the loop's function, installed and entered); with region-max-tbs=0 no
+trace grows."""
 import os
 import re
 import tempfile
-from hybridtest import Tap, Guest
+from hybridtest import Tap, Guest, wait_trace
 
 t = Tap()
 
@@ -50,6 +56,35 @@ for opts in ('jit=1,threads=0', 'jit=1,threads=2'):
          '%s: installed traces show compile time and code size' % opts, r)
     t.ok(result(out) == want, '%s: hotloop result equals tcg\'s' % opts,
          '%s vs %s\n%s' % (result(out), want, out[-3000:]))
+for opts, grow in (('jit=1,threads=0', True),
+                   ('jit=1,threads=0,region-max-tbs=0', False)):
+    g = Guest('hybrid,' + opts, run='hotloop')
+    started = g.wait_for('hotloop: func=', timeout=240)
+    m = re.search(r'hotloop: func=(0x[0-9a-f]+) end=(0x[0-9a-f]+)',
+                  g.output())
+    lo, hi = (int(m.group(1), 16), int(m.group(2), 16)) if m else (0, 0)
+    if grow:
+        tr, r = wait_trace(g.qmp, lambda tr: tr['mode'] == 'user' and
+                           lo <= tr['pc'] < hi and tr['paths'] >= 2 and
+                           tr['state'] == 'installed' and
+                           tr['entries'] > 0, timeout=60)
+    else:
+        tr, r = wait_trace(g.qmp, lambda tr: tr['paths'] >= 2, timeout=5)
+    c = r.get('return', {}).get('counters', {})
+    g.wait_exit(timeout=240)
+    out = g.output()
+    g.kill()
+    if grow:
+        t.ok(started and tr and c.get('regions', 0) > 0,
+             '%s: the hot loop runs as one region of its two paths (%s)'
+             % (opts, tr and '%d TBs, %d paths' % (tr['tbs'], tr['paths'])),
+             r)
+    else:
+        t.ok(started and tr is None and c.get('regions') == 0,
+             '%s: no trace grows' % opts, r)
+    t.ok(result(out) == want, '%s: hotloop result equals tcg\'s' % opts,
+         '%s vs %s\n%s' % (result(out), want, out[-3000:]))
+
 log = open(logfile, errors='replace').read() if os.path.exists(logfile) else ''
 m = re.search(r'^HYBRID: trace (\d+) \(user\), head 0x4016', log, re.M)
 t.ok(m, '-d hybrid logs the hot loop\'s trace', log[:2000])
