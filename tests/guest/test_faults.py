@@ -7,7 +7,8 @@
 - A loop that spins until SIGALRM ends: timer interrupts are taken inside
   compiled code.
 - A guest spinning in a compiled trace stops promptly on QMP 'stop',
-  resumes on 'cont' and exits promptly on 'quit'.
+  resumes on 'cont', reboots on 'system_reset' (and spins again) and
+  exits promptly on 'quit'.
 """
 import re
 import time
@@ -36,7 +37,7 @@ for opts in ('threads=0', 'threads=2'):
          % (opts, len(seen)), r.get('counters'))
 
 for accel in ('tcg', 'hybrid,' + JIT + ',threads=2'):
-    g = Guest(accel, run='spin-forever')
+    g = Guest(accel, run='spin-forever', reboot=True)
     up = g.wait_for('faults: spinning', timeout=120)
     if accel != 'tcg':
         tr, _ = wait_trace(g.qmp, lambda tr: tr['mode'] == 'user' and
@@ -53,6 +54,16 @@ for accel in ('tcg', 'hybrid,' + JIT + ',threads=2'):
     g.qmp.cmd('cont')
     time.sleep(0.5)
     status = g.qmp.cmd('query-status').get('return', {}).get('status')
+    # system_reset while spinning: the guest boots again and spins again
+    t0 = time.time()
+    r2 = g.qmp.cmd('system_reset')
+    again = False
+    while time.time() - t0 < 60 and not again:
+        again = g.output().count('faults: spinning') >= 2
+        time.sleep(0.1)
+    t.ok('return' in r2 and again,
+         '%s: system_reset while spinning reboots the guest (spinning '
+         'again after %.1f s)' % (accel, time.time() - t0), g.output()[-1500:])
     t0 = time.time()
     g.qmp.cmd('quit')
     rc = g.wait_exit(timeout=10)
