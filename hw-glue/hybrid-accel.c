@@ -122,6 +122,30 @@ static struct {
 QEMU_BUILD_BUG_ON(sizeof(CPUTLBDescFast) != 2 * sizeof(void *));
 QEMU_BUILD_BUG_ON(sizeof(uintptr_t) != 8);
 
+/*
+ * Could trace @t, left after its TB @i into installed trace @u, grow by
+ * @u's path instead of linking to it? (hybrid_table_merge() decides.)
+ */
+static bool region_candidate(HybridTrace *t, unsigned i, HybridTrace *u)
+{
+    unsigned n;
+
+    if (!hybrid_params.region_max_tbs || u == t || t->tbs[i].nsucc >= 2 ||
+        qatomic_read(&t->replaced_by)) {
+        return false;
+    }
+    n = hybrid_trace_path_to(u, t->tbs[0].key.pc);
+    return n && t->ntbs + n <= hybrid_params.region_max_tbs;
+}
+
+/* Trace @t left after its TB @i, back to the execution loop (@how). */
+static void note_exit(CPUState *cpu, uint8_t how, HybridTrace *t, unsigned i)
+{
+    hybrid_trace_exited[cpu->cpu_index] = how;
+    hybrid_trace_exited_from[cpu->cpu_index].id = t->id;
+    hybrid_trace_exited_from[cpu->cpu_index].tb = i;
+}
+
 /* Every this many exits of one TB, a trace tells the execution loop. */
 #define HYBRID_EXIT_HOT_EVERY 1024
 
@@ -140,22 +164,6 @@ QEMU_BUILD_BUG_ON(sizeof(uintptr_t) != 8);
  *   back to the execution loop, telling it where a trace left (a NET
  *   head candidate; a hot one on those exits: trace from there now).
  */
-/*
- * Could trace @t, left after its TB @i into installed trace @u, grow by
- * @u's path instead of linking to it? (hybrid_table_merge() decides.)
- */
-static bool region_candidate(HybridTrace *t, unsigned i, HybridTrace *u)
-{
-    unsigned n;
-
-    if (!hybrid_params.region_max_tbs || u == t || t->tbs[i].nsucc >= 2 ||
-        qatomic_read(&t->replaced_by)) {
-        return false;
-    }
-    n = hybrid_trace_path_to(u, t->tbs[0].key.pc);
-    return n && t->ntbs + n <= hybrid_params.region_max_tbs;
-}
-
 static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
                                   uint64_t from_tb)
 {
@@ -172,10 +180,7 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
 
     qatomic_set(&t->exits[i], old + 1);     /* statistics: no RMW */
     if (!from_tb || hot || how == HYBRID_EXIT_TB) {
-        hybrid_trace_exited[cpu->cpu_index] = hot ? HYBRID_EXIT_HOT
-                                                  : HYBRID_EXIT_COLD;
-        hybrid_trace_exited_from[cpu->cpu_index].id = t->id;
-        hybrid_trace_exited_from[cpu->cpu_index].tb = i;
+        note_exit(cpu, hot ? HYBRID_EXIT_HOT : HYBRID_EXIT_COLD, t, i);
         return from_tb ? (uintptr_t)tcg_code_gen_epilogue : 0;
     }
     next = helper_lookup_tb_ptr(env);
@@ -192,9 +197,7 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
     if (u && qatomic_read(&u->valid)) {
         if (region_candidate(t, i, u)) {
             /* to the loop, which grows @t by @u's path (region_grow()) */
-            hybrid_trace_exited[cpu->cpu_index] = HYBRID_EXIT_HOT;
-            hybrid_trace_exited_from[cpu->cpu_index].id = t->id;
-            hybrid_trace_exited_from[cpu->cpu_index].tb = i;
+            note_exit(cpu, HYBRID_EXIT_HOT, t, i);
             return (uintptr_t)tcg_code_gen_epilogue;
         }
         hybrid_table_link(t, HYBRID_SLOT(t, i, how), u, env->eip);

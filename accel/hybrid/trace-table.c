@@ -330,22 +330,20 @@ out:
     return why;
 }
 
-uint64_t hybrid_table_merge(uint64_t from_id, unsigned from_tb,
-                            const HybridTraceTB *side, unsigned nside,
-                            unsigned max_tbs,
-                            bool (*tb_valid)(const void *tb))
+/* hybrid_table_merge(), for live trace @t (or NULL), under the lock */
+static uint64_t merge_locked(HybridTrace *t, unsigned from_tb,
+                             const HybridTraceTB *side, unsigned nside,
+                             unsigned max_tbs,
+                             bool (*tb_valid)(const void *tb))
 {
     g_autofree HybridTraceTB *tbs = NULL;
-    HybridTrace *t, *r;
+    HybridTrace *r;
     unsigned n, rejoin = 0;
-    uint64_t id = 0;
 
-    qemu_mutex_lock(&table.lock);
-    t = g_hash_table_lookup(table.by_id, &from_id);
     if (!t || t->state != HYBRID_TRACE_INSTALLED || t->replaced_by ||
         from_tb >= t->ntbs || t->tbs[from_tb].nsucc >= 2 || !nside ||
         side[nside - 1].next_pc != t->tbs[0].key.pc) {
-        goto out;
+        return 0;
     }
     /* the side path, up to the first TB the trace has too */
     tbs = g_new(HybridTraceTB, t->ntbs + nside);
@@ -360,13 +358,13 @@ uint64_t hybrid_table_merge(uint64_t from_id, unsigned from_tb,
         }
         if (!rejoin) {
             if (!tb_valid(side[k].key.tb)) {
-                goto out;
+                return 0;
             }
             tbs[n++] = side[k];
         }
     }
     if (n == t->ntbs || n > max_tbs) {
-        goto out;
+        return 0;
     }
     r = hybrid_trace_new(tbs, n, t->head_tb, t->end, t->hotness);
     for (unsigned i = 0; i < t->ntbs; i++) {
@@ -384,8 +382,19 @@ uint64_t hybrid_table_merge(uint64_t from_id, unsigned from_tb,
     hybrid_trace_ref(t);
     qatomic_set(&t->replaced_by, r);
     add_locked(r);
-    id = r->id;
-out:
+    return r->id;
+}
+
+uint64_t hybrid_table_merge(uint64_t from_id, unsigned from_tb,
+                            const HybridTraceTB *side, unsigned nside,
+                            unsigned max_tbs,
+                            bool (*tb_valid)(const void *tb))
+{
+    uint64_t id;
+
+    qemu_mutex_lock(&table.lock);
+    id = merge_locked(g_hash_table_lookup(table.by_id, &from_id), from_tb,
+                      side, nside, max_tbs, tb_valid);
     qemu_mutex_unlock(&table.lock);
     return id;
 }
@@ -457,18 +466,19 @@ uint64_t hybrid_table_merge_trace(uint64_t from_id, unsigned from_tb,
                                   const HybridTrace *u, unsigned max_tbs,
                                   bool (*tb_valid)(const void *tb))
 {
+    HybridTrace *t;
     unsigned n;
+    uint64_t id = 0;
 
     /* @u's path is immutable; its members are checked under the lock */
     qemu_mutex_lock(&table.lock);
-    {
-        HybridTrace *t = g_hash_table_lookup(table.by_id, &from_id);
-
-        n = t && t != u ? hybrid_trace_path_to(u, t->tbs[0].key.pc) : 0;
+    t = g_hash_table_lookup(table.by_id, &from_id);
+    n = t && t != u ? hybrid_trace_path_to(u, t->tbs[0].key.pc) : 0;
+    if (n) {
+        id = merge_locked(t, from_tb, u->tbs, n, max_tbs, tb_valid);
     }
     qemu_mutex_unlock(&table.lock);
-    return n ? hybrid_table_merge(from_id, from_tb, u->tbs, n, max_tbs,
-                                  tb_valid) : 0;
+    return id;
 }
 
 unsigned hybrid_trace_path_to(const HybridTrace *u, uint64_t pc)

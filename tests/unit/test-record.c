@@ -521,6 +521,53 @@ static void test_region(void)
     hybrid_vcpu_destroy(&v);
 }
 
+/*
+ * Regions from linked traces: trace A leaves after its TB 1 into trace B,
+ * whose recorded path goes 50, 51, then to a loop of its own (52) after
+ * passing A's head: A grows by B's path up to where it reaches A's head.
+ */
+static void test_region_from_linked(void)
+{
+    HybridVCPU v;
+    HybridTraceTB path[3] = {
+        { .key = desc(50, true, true), .next_pc = 0x1000 + 0x40 * 51 },
+        { .key = desc(51, true, true), .next_pc = 0x1000 + 0x40 * 10 },
+        { .key = desc(52, true, true), .next_pc = 0x1000 + 0x40 * 50 },
+    };
+    HybridTrace *b, *r;
+    uint64_t a_id, r_id;
+    Found f;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    hybrid_params.hot = 2;
+    loop_until_formed(&v, 10, 11, true, 100);
+    f = live_traces();
+    g_assert_cmpint(f.n, ==, 1);
+    a_id = f.t[0]->id;
+    install(a_id);
+    b = hybrid_trace_new(path, 3, &normal[50], HYBRID_END_LOOP, 0);
+    g_assert_cmpint(hybrid_table_insert(b, fake_valid), ==, -1);
+
+    g_assert_cmpuint(hybrid_trace_path_to(b, 0x1000 + 0x40 * 10), ==, 2);
+    g_assert_cmpuint(hybrid_trace_path_to(b, 0x1000 + 0x40 * 99), ==, 0);
+    /* not into itself, not beyond region-max-tbs */
+    g_assert_cmpuint(hybrid_table_merge_trace(b->id, 0, b, 64, fake_valid),
+                     ==, 0);
+    g_assert_cmpuint(hybrid_table_merge_trace(a_id, 1, b, 3, fake_valid),
+                     ==, 0);
+    r_id = hybrid_table_merge_trace(a_id, 1, b, 64, fake_valid);
+    g_assert_cmpuint(r_id, !=, 0);
+    r = install(r_id);
+    g_assert_cmpint(r->ntbs, ==, 4);
+    g_assert_cmpint(r->paths, ==, 2);
+    g_assert_cmpint(r->tbs[1].nsucc, ==, 2);
+    g_assert_cmpint(r->tbs[1].succ[1], ==, 2);
+    g_assert_cmpint(r->tbs[2].key.pc, ==, 0x1000 + 0x40 * 50);
+    g_assert_cmpint(r->tbs[3].succ[0], ==, 0);   /* back to A's head */
+    hybrid_vcpu_destroy(&v);
+}
+
 /* Several vCPUs, each on its own thread, forming traces at once. */
 #define NTHREADS 4
 static void *vcpu_thread(void *arg)
@@ -600,6 +647,8 @@ int main(int argc, char **argv)
     g_test_add_func("/hybrid/record/flush", test_flush);
     g_test_add_func("/hybrid/record/user-entries", test_user_entries);
     g_test_add_func("/hybrid/record/region", test_region);
+    g_test_add_func("/hybrid/record/region-from-linked",
+                    test_region_from_linked);
     g_test_add_func("/hybrid/record/concurrent-vcpus", test_concurrent_vcpus);
     return g_test_run();
 }
