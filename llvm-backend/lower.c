@@ -31,6 +31,24 @@
 #include "tcg-host/tcg-host.h"
 #include "lower.h"
 
+/*
+ * Which mapped globals may differ from env at a point of the trace: the
+ * ones set since env was last made exact by a spill that runs on every
+ * path to that point. The lowering tracks that in its order of emission,
+ * which follows control flow inside a TB except at TCG labels (paths
+ * join) and in the blocks it makes itself (slow paths, exits: what is
+ * spilled there is spilled only there). So a set is relative: @bits, plus
+ * those dirty on entry to the TB (@plus_in), plus those the TB sets
+ * (@plus_tb, at a label). Entry sets come from the TBs' edges, once the
+ * whole trace is lowered (place_syncs()); bit i is gslot i.
+ */
+#define GSLOT_TRACKED 128
+
+typedef struct Dirty {
+    uint64_t bits[2];
+    bool plus_in, plus_tb;
+} Dirty;
+
 typedef struct Lower {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -57,7 +75,54 @@ typedef struct Lower {
     bool pc_written, state_written;
     /* type-based alias tags (TBAA_*), made on first use */
     LLVMValueRef tbaa_tag[3];
+    /* state mapping: guest globals in allocas (GSlot), synced at Sync */
+    bool map_state;
+    GArray *gslots;
+    GArray *syncs;
+    unsigned call_sync;             /* SYNC_* of the next call_fn() */
+    bool call_in_line;              /* it runs whenever the code after it */
+    /* state mapping: which globals may differ from env (see Dirty) */
+    Dirty dirty;                    /* here, in the order of emission */
+    uint64_t tb_set[2];             /* gslots set in this TB so far */
+    bool gslots_overflow;           /* more than GSLOT_TRACKED: all */
+    Dirty *tb_in;                   /* [ntbs] on entry to each TB */
+    uint64_t (*tb_written)[2];      /* [ntbs] gslots each TB sets */
 } Lower;
+
+/*
+ * State mapping. Guest globals (TCG's: guest registers, flags state)
+ * live in allocas for the whole trace, which LLVM turns into SSA values
+ * kept in host registers across TBs and around loops. env is made exact
+ * where something may look at it: before every call that may read
+ * globals or fault (helpers as TCG's own flags say, softmmu slow paths,
+ * the edge check, leaving the trace), and env is read back after a call
+ * that may write them. The pc and insn state fields stay in env (the
+ * lowering writes them directly, exact_state()). An env ld/st op that
+ * overlaps a mapped global is a sync point too.
+ */
+typedef struct GSlot {
+    int64_t off;
+    unsigned bytes;
+    LLVMTypeRef type;
+    LLVMValueRef slot;
+    bool written;                   /* set somewhere in the trace */
+} GSlot;
+
+enum {
+    SYNC_SPILL = 1, SYNC_RELOAD = 2, SYNC_IF_OVERLAP = 4, SYNC_NONE = 8,
+    SYNC_EDGE = 16,                 /* no code: where a TB's edges leave */
+};
+
+typedef struct Sync {
+    LLVMValueRef at;                /* the call or env access, or NULL: */
+    LLVMBasicBlockRef bb;           /* ... the point after @after in @bb */
+    LLVMValueRef after;             /* (NULL: @bb's start) */
+    unsigned how;                   /* SYNC_* */
+    int64_t off;                    /* SYNC_IF_OVERLAP: the env bytes */
+    unsigned bytes;
+    Dirty dirty;                    /* Lower's, when the sync was made */
+    unsigned tbi;
+} Sync;
 
 /*
  * What memory an access touches, for LLVM's type-based alias analysis:
@@ -171,6 +236,215 @@ static LLVMValueRef slot_of(Lower *l, uint64_t idx)
     return l->slot[idx];
 }
 
+static void mark_dirty(Lower *l, unsigned i)
+{
+    if (i < GSLOT_TRACKED) {
+        l->dirty.bits[i / 64] |= 1ull << (i % 64);
+        l->tb_set[i / 64] |= 1ull << (i % 64);
+    } else {
+        l->gslots_overflow = true;
+    }
+}
+
+/* @d resolved for TB @tbi, as bits. */
+static void dirty_bits(Lower *l, const Dirty *d, unsigned tbi, uint64_t *out)
+{
+    for (int w = 0; w < 2; w++) {
+        out[w] = d->bits[w] | (d->plus_in ? l->tb_in[tbi].bits[w] : 0) |
+                 (d->plus_tb ? l->tb_written[tbi][w] : 0);
+    }
+}
+
+/*
+ * What is dirty on entry to each TB: the union over the edges into it
+ * (SYNC_EDGE points of its predecessors), to a fixed point; nothing on
+ * entry to the trace.
+ */
+static void dirty_on_entry(Lower *l)
+{
+    const HybridSnapshot *s = l->s;
+    bool changed = true;
+
+    while (changed) {
+        changed = false;
+        for (unsigned i = 0; i < l->syncs->len; i++) {
+            Sync *sy = &g_array_index(l->syncs, Sync, i);
+            const HybridSnapTB *tb = &s->tbs[sy->tbi];
+            uint64_t b[2];
+
+            if (!(sy->how & SYNC_EDGE)) {
+                continue;
+            }
+            dirty_bits(l, &sy->dirty, sy->tbi, b);
+            for (unsigned k = 0; k < tb->nsucc; k++) {
+                Dirty *in = &l->tb_in[tb->succ[k]];
+
+                for (int w = 0; w < 2; w++) {
+                    if (b[w] & ~in->bits[w]) {
+                        in->bits[w] |= b[w];
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/*
+ * The alloca of the global at env @off (@t its TCG temp), or NULL;
+ * @write: for a store.
+ */
+static LLVMValueRef gslot_of(Lower *l, const HybridSnapTemp *t, bool write)
+{
+    const HybridTargetDesc *d = l->s->target;
+    LLVMTypeRef tt = ty(l, t->type);
+    GSlot g;
+
+    if (!l->map_state || t->val == d->pc_offset ||
+        t->val == d->insn_state_offset) {
+        return NULL;
+    }
+    for (unsigned i = 0; i < l->gslots->len; i++) {
+        GSlot *p = &g_array_index(l->gslots, GSlot, i);
+
+        if (p->off == t->val) {
+            if (p->type != tt) {
+                fail(l, HYBRID_ABORT_UNSUPPORTED_OP, -1,
+                     "one global with two types");
+            }
+            p->written |= write;
+            if (write) {
+                mark_dirty(l, i);
+            }
+            return p->slot;
+        }
+    }
+    {
+        LLVMBuilderRef eb = LLVMCreateBuilderInContext(l->ctx);
+        LLVMValueRef first = LLVMGetFirstInstruction(l->entry);
+
+        if (first) {
+            LLVMPositionBuilderBefore(eb, first);
+        } else {
+            LLVMPositionBuilderAtEnd(eb, l->entry);
+        }
+        g = (GSlot) {
+            .off = t->val, .bytes = LLVMGetIntTypeWidth(tt) / 8, .type = tt,
+            .slot = LLVMBuildAlloca(eb, tt, "g"), .written = write,
+        };
+        LLVMDisposeBuilder(eb);
+    }
+    g_array_append_val(l->gslots, g);
+    if (write) {
+        mark_dirty(l, l->gslots->len - 1);
+    }
+    return g.slot;
+}
+
+/* A sync before @at (NULL: at the builder's position); @in_line: see Sync. */
+static void add_sync_at(Lower *l, LLVMValueRef at, unsigned how, int64_t off,
+                        unsigned bytes, bool in_line)
+{
+    LLVMBasicBlockRef bb = LLVMGetInsertBlock(l->b);
+    Sync sy = {
+        .at = at, .bb = bb, .after = at ? NULL : LLVMGetLastInstruction(bb),
+        .how = how, .off = off, .bytes = bytes, .dirty = l->dirty,
+        .tbi = l->tbi,
+    };
+
+    if (!l->map_state || (how & SYNC_NONE)) {
+        return;
+    }
+    g_array_append_val(l->syncs, sy);
+    if (in_line && (how & SYNC_SPILL) && !(how & SYNC_IF_OVERLAP)) {
+        /* env exact here on every path on: nothing dirty */
+        l->dirty = (Dirty) { 0 };
+    }
+}
+
+static void add_sync(Lower *l, LLVMValueRef at, unsigned how, int64_t off,
+                     unsigned bytes)
+{
+    if (at) {
+        add_sync_at(l, at, how, off, bytes, l->call_in_line);
+    }
+}
+
+/* Spill here, in line: the code after this point sees env exact. */
+static void spill_here(Lower *l)
+{
+    add_sync_at(l, NULL, SYNC_SPILL, 0, 0, true);
+}
+
+/*
+ * Mapped globals to env (@to_env) or back, at @b's position. Only the
+ * globals the trace writes can differ from env, and of those only the
+ * ones dirty at @sy (NULL: all).
+ */
+static void sync_globals(Lower *l, bool to_env, const Sync *sy)
+{
+    uint64_t d[2] = { ~0ull, ~0ull };
+
+    if (sy && !l->gslots_overflow) {
+        dirty_bits(l, &sy->dirty, sy->tbi, d);
+    }
+    for (unsigned i = 0; i < l->gslots->len; i++) {
+        GSlot *g = &g_array_index(l->gslots, GSlot, i);
+        LLVMValueRef p, v;
+
+        if (to_env && (!g->written ||
+                       (i < GSLOT_TRACKED &&
+                        !(d[i / 64] & (1ull << (i % 64)))))) {
+            continue;
+        }
+        p = env_ptr(l, g->off);
+        if (to_env) {
+            v = LLVMBuildLoad2(l->b, g->type, g->slot, "");
+            tbaa(l, LLVMBuildStore(l->b, v, p), TBAA_ENV);
+        } else {
+            v = LLVMBuildLoad2(l->b, g->type, p, "");
+            tbaa(l, v, TBAA_ENV);
+            LLVMBuildStore(l->b, v, g->slot);
+        }
+    }
+}
+
+/* Once every mapped global is known: the code at each sync point. */
+static void place_syncs(Lower *l)
+{
+    dirty_on_entry(l);
+    for (unsigned i = 0; i < l->syncs->len; i++) {
+        Sync *sy = &g_array_index(l->syncs, Sync, i);
+        bool hit = !(sy->how & (SYNC_IF_OVERLAP | SYNC_EDGE));
+
+        for (unsigned k = 0; k < l->gslots->len && !hit; k++) {
+            GSlot *g = &g_array_index(l->gslots, GSlot, k);
+
+            hit = sy->off < g->off + (int64_t)g->bytes &&
+                  g->off < sy->off + (int64_t)sy->bytes;
+        }
+        if (!hit) {
+            continue;
+        }
+        if (!sy->at) {
+            LLVMValueRef next = sy->after ? LLVMGetNextInstruction(sy->after)
+                                          : LLVMGetFirstInstruction(sy->bb);
+
+            LLVMPositionBuilder(l->b, sy->bb, next);
+            sync_globals(l, true, sy);
+            continue;
+        }
+        if (sy->how & SYNC_SPILL) {
+            LLVMPositionBuilderBefore(l->b, sy->at);
+            sync_globals(l, true, sy);
+        }
+        if (sy->how & SYNC_RELOAD) {
+            LLVMPositionBuilderBefore(l->b, LLVMGetNextInstruction(sy->at));
+            sync_globals(l, false, NULL);
+        }
+    }
+}
+
 /* The value of temp @idx, as an integer of its TCG type. */
 static LLVMValueRef get(Lower *l, uint64_t idx)
 {
@@ -193,8 +467,12 @@ static LLVMValueRef get(Lower *l, uint64_t idx)
     case HYBRID_TEMP_ENV:
         return LLVMBuildPtrToInt(l->b, l->env, l->i64, "");
     case HYBRID_TEMP_GLOBAL: {
-        LLVMValueRef v = LLVMBuildLoad2(l->b, tt, env_ptr(l, t->val), "");
+        LLVMValueRef g = gslot_of(l, t, false), v;
 
+        if (g) {
+            return LLVMBuildLoad2(l->b, tt, g, "");
+        }
+        v = LLVMBuildLoad2(l->b, tt, env_ptr(l, t->val), "");
         tbaa(l, v, TBAA_ENV);
         return v;
     }
@@ -227,10 +505,17 @@ static void set(Lower *l, uint64_t idx, LLVMValueRef v)
     }
 
     switch (t->kind) {
-    case HYBRID_TEMP_GLOBAL:
-        tbaa(l, LLVMBuildStore(l->b, v, env_ptr(l, t->val)), TBAA_ENV);
+    case HYBRID_TEMP_GLOBAL: {
+        LLVMValueRef g = gslot_of(l, t, true);
+
+        if (g) {
+            LLVMBuildStore(l->b, v, g);
+        } else {
+            tbaa(l, LLVMBuildStore(l->b, v, env_ptr(l, t->val)), TBAA_ENV);
+        }
         env_written(l, t->val);
         break;
+    }
     case HYBRID_TEMP_LOCAL:
         LLVMBuildStore(l->b, v, slot_of(l, idx));
         break;
@@ -250,6 +535,16 @@ static LLVMValueRef host_ptr(Lower *l, uint64_t idx, int64_t offset)
         base = LLVMBuildIntToPtr(l->b, get(l, idx), l->ptr, "");
     }
     return LLVMBuildGEP2(l->b, l->i8, base, &off, 1, "");
+}
+
+/* An ld/st op at @idx + @off: if that is env, a sync point when it
+   overlaps a mapped global (front ends do not do that; be exact anyway). */
+static void env_access(Lower *l, LLVMValueRef x, uint64_t idx, int64_t off,
+                       unsigned bytes)
+{
+    if (temp(l, idx)->kind == HYBRID_TEMP_ENV) {
+        add_sync(l, x, SYNC_SPILL | SYNC_RELOAD | SYNC_IF_OVERLAP, off, bytes);
+    }
 }
 
 /* After a terminator, keep emitting into a block nothing branches to. */
@@ -312,6 +607,8 @@ static void exit_trace(Lower *l, int how)
 {
     const HybridTargetDesc *d = l->s->target;
 
+    /* once for both ways out; not in line: code after it is elsewhere */
+    add_sync_at(l, NULL, SYNC_SPILL, 0, 0, false);
     if (how >= 0 && !l->portable) {
         HybridExitSlot *sp = HYBRID_SLOT_OF(l->refs->links, l->tbi, how);
         LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
@@ -358,6 +655,7 @@ static void exit_trace(Lower *l, int how)
             kty(l->i32, HYBRID_EXIT_CODE(l->tbi, how)), l->from_tb,
         };
 
+        l->call_sync = SYNC_NONE;       /* spilled above */
         LLVMBuildRet(l->b, call_fn(l, fty, d->trace_exit, args, 4));
     }
 }
@@ -431,7 +729,15 @@ static LLVMValueRef call_fn(Lower *l, LLVMTypeRef fty, void *fn,
     } else {
         callee = LLVMConstIntToPtr(k64(l, (uintptr_t)fn), l->ptr);
     }
-    return LLVMBuildCall2(l->b, fty, callee, args, n, "");
+    {
+        LLVMValueRef call = LLVMBuildCall2(l->b, fty, callee, args, n, "");
+
+        /* env exact for what it may read or raise (lower_call() says more) */
+        add_sync(l, call, l->call_sync ? l->call_sync : SYNC_SPILL, 0, 0);
+        l->call_sync = 0;
+        l->call_in_line = false;
+        return call;
+    }
 }
 
 /*
@@ -541,6 +847,7 @@ static void edge(Lower *l, bool indirect, int how)
         exit_trace(l, how);
         return;
     }
+    add_sync_at(l, NULL, SYNC_EDGE, 0, 0, false);
     out = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "exit");
     check = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "succ");
     LLVMBuildCondBr(l->b, valid_now(l), check, out);
@@ -691,6 +998,16 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         args[i] = v;
     }
     sv = exact_state(l);
+    /* TCG's own rule: sync what the helper's flags say it may touch */
+    /* (no reading globals implies no writing them) */
+    l->call_sync = h->flags & TCG_CALL_NO_READ_GLOBALS ? 0 :
+                   SYNC_SPILL |
+                   (h->flags & (TCG_CALL_NO_WRITE_GLOBALS | TCG_CALL_NO_RETURN)
+                    ? 0 : SYNC_RELOAD);
+    if (!l->call_sync) {
+        l->call_sync = SYNC_NONE;
+    }
+    l->call_in_line = true;
     call = call_fn(l, LLVMFunctionType(rt, at, nin, false), h->func, args,
                    nin);
     if (l->err->reason != HYBRID_ABORT__MAX) {
@@ -823,6 +1140,12 @@ static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     args[1] = addr64(l, a[1]);
     args[2] = kty(l->i32, oi);
     args[3] = k64(l, 0);            /* no host return address: state is exact */
+    /*
+     * Globals to env before the access, on the fast path too, as TCG
+     * does: the slow path may fault or reach a device that reads them.
+     * In line, so the next access need not store them again.
+     */
+    spill_here(l);
     if (tlb_inline(l, mop)) {
         LLVMTypeRef mt = LLVMIntTypeInContext(l->ctx, 8 << size);
         LLVMValueRef host;
@@ -842,6 +1165,7 @@ static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         LLVMPositionBuilderAtEnd(l->b, slow);
     }
     sv = exact_state(l);
+    l->call_sync = SYNC_NONE;       /* spilled above */
     v = call_fn(l, LLVMFunctionType(l->i64, at, 4, false), fn, args, 4);
     restore_state(l, sv);
     if (join) {
@@ -887,6 +1211,7 @@ static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     args[2] = v;
     args[3] = kty(l->i32, oi);
     args[4] = k64(l, 0);
+    spill_here(l);                  /* as for a load */
     if (tlb_inline(l, mop)) {
         LLVMTypeRef mt = LLVMIntTypeInContext(l->ctx, 8 << size);
         LLVMValueRef host, st;
@@ -902,6 +1227,7 @@ static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         LLVMPositionBuilderAtEnd(l->b, slow);
     }
     sv = exact_state(l);
+    l->call_sync = SYNC_NONE;       /* spilled above */
     call_fn(l, LLVMFunctionType(l->vd, at, 5, false), d->st_helper[size],
             args, 5);
     restore_state(l, sv);
@@ -927,6 +1253,7 @@ static bool lower_qemu_ld128(Lower *l, const uint64_t *a)
     }
     args[2] = kty(l->i32, a[3]);
     args[3] = k64(l, 0);
+    l->call_in_line = true;
     sv = exact_state(l);
     v = call_fn(l, LLVMFunctionType(i128, at, 4, false),
                 l->s->target->ld16_helper, args, 4);
@@ -956,6 +1283,7 @@ static bool lower_qemu_st128(Lower *l, const uint64_t *a)
                           "");
     args[3] = kty(l->i32, a[3]);
     args[4] = k64(l, 0);
+    l->call_in_line = true;
     sv = exact_state(l);
     call_fn(l, LLVMFunctionType(l->vd, at, 5, false),
             l->s->target->st16_helper, args, 5);
@@ -1220,16 +1548,19 @@ static bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         return true;
     case INDEX_op_ld_vec:
         x = LLVMBuildLoad2(b, ty(l, op->param1), host_ptr(l, a[1], a[2]), "");
+        env_access(l, x, a[1], a[2], LLVMGetIntTypeWidth(ty(l, op->param1)) / 8);
         LLVMSetAlignment(x, 1);
         set(l, a[0], x);
         return true;
     case INDEX_op_st_vec:
         x = LLVMBuildStore(b, get(l, a[0]), host_ptr(l, a[1], a[2]));
+        env_access(l, x, a[1], a[2], LLVMGetIntTypeWidth(ty(l, op->param1)) / 8);
         LLVMSetAlignment(x, 1);
         return true;
     case INDEX_op_dupm_vec:
         x = LLVMBuildLoad2(b, LLVMGetElementType(vec_ty(l, op)),
                            host_ptr(l, a[1], a[2]), "");
+        env_access(l, x, a[1], a[2], 16);
         LLVMSetAlignment(x, 1);
         vset(l, op, a[0], splat(l, op, x));
         return true;
@@ -1410,6 +1741,7 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         }
         LLVMMoveBasicBlockAfter(bb, cur);
         LLVMPositionBuilderAtEnd(b, bb);
+        l->dirty.plus_in = l->dirty.plus_tb = true;     /* paths join */
         return true;
     }
     case INDEX_op_br:
@@ -1488,6 +1820,7 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         }
         x = LLVMBuildLoad2(b, LLVMIntTypeInContext(l->ctx, bits),
                            host_ptr(l, a[1], a[2]), "");
+        env_access(l, x, a[1], a[2], bits / 8);
         if (temp(l, a[1])->kind == HYBRID_TEMP_ENV && (int64_t)a[2] < 0) {
             /* env's negative-offset fields (icount_decr: exit requests)
                change under other threads: read them every time */
@@ -1517,7 +1850,8 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
                 x = kty(l->i8, 1);
             }
         }
-        LLVMBuildStore(b, x, host_ptr(l, a[1], a[2]));
+        env_access(l, LLVMBuildStore(b, x, host_ptr(l, a[1], a[2])), a[1],
+                   a[2], bits / 8);
         return true;
     }
 
@@ -1687,6 +2021,8 @@ static bool lower_tb(Lower *l, unsigned i)
     l->slot = g_new0(LLVMValueRef, l->tb->ntemps);
     l->label = g_new0(LLVMBasicBlockRef, l->tb->nlabels + 1);
     l->have_insn = false;
+    l->dirty = (Dirty) { .plus_in = true };
+    l->tb_set[0] = l->tb_set[1] = 0;
     LLVMPositionBuilderAtEnd(l->b, l->tb_bb[i]);
     for (unsigned k = 0; k < l->tb->nops; k++) {
         if (!lower_op(l, &l->tb->ops[k])) {
@@ -1705,6 +2041,8 @@ static bool lower_tb(Lower *l, unsigned i)
             LLVMBuildUnreachable(l->b);
         }
     }
+    l->tb_written[i][0] = l->tb_set[0];
+    l->tb_written[i][1] = l->tb_set[1];
     g_free(l->slot);
     g_free(l->label);
     return l->err->reason == HYBRID_ABORT__MAX;
@@ -1714,9 +2052,14 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
                   const HybridSnapshot *s, const HybridCodeRefs *refs,
                   HybridCompileError *err)
 {
+    const char *state = getenv("HYBRID_LLVM_STATE");
     Lower l = {
         .ctx = ctx, .mod = mod, .s = s, .refs = refs, .err = err,
         .portable = !refs,
+        /* HYBRID_LLVM_STATE=env: globals stay in env (to measure) */
+        .map_state = !state || strcmp(state, "env") != 0,
+        .gslots = g_array_new(false, false, sizeof(GSlot)),
+        .syncs = g_array_new(false, false, sizeof(Sync)),
     };
     LLVMTypeRef fty;
     bool ok = true;
@@ -1741,11 +2084,16 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
     l.b = LLVMCreateBuilderInContext(ctx);
     l.entry = LLVMAppendBasicBlockInContext(ctx, l.fn, "entry");
     l.tb_bb = g_new0(LLVMBasicBlockRef, s->ntbs);
+    l.tb_in = g_new0(Dirty, s->ntbs);
+    l.tb_written = g_malloc0(sizeof(*l.tb_written) * s->ntbs);
     for (unsigned i = 0; i < s->ntbs; i++) {
         l.tb_bb[i] = LLVMAppendBasicBlockInContext(ctx, l.fn, "tb");
     }
     for (unsigned i = 0; i < s->ntbs && ok; i++) {
         ok = lower_tb(&l, i);
+    }
+    if (ok) {
+        place_syncs(&l);
     }
     if (ok) {
         /*
@@ -1766,6 +2114,7 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
         if (!l.portable) {
             count(&l, refs->entries);
         }
+        sync_globals(&l, false, NULL);  /* mapped globals from env */
         LLVMBuildBr(l.b, l.tb_bb[0]);
         if (LLVMVerifyFunction(l.fn, LLVMReturnStatusAction)) {
             ok = fail(&l, HYBRID_ABORT_LLVM, -1, "IR verification");
@@ -1773,6 +2122,10 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
     }
     LLVMDisposeBuilder(l.b);
     g_free(l.tb_bb);
+    g_free(l.tb_in);
+    g_free(l.tb_written);
+    g_array_free(l.gslots, true);
+    g_array_free(l.syncs, true);
     return ok;
 }
 
