@@ -22,8 +22,8 @@
       "most TBs in a trace grown by merging its hot side paths (0: none)") \
     X(blacklist,      "blacklist",     4,       1,   64,                     \
       "aborted recordings after which a trace head is never tried again")  \
-    X(jit,            "jit",           0,       0,   1,                      \
-      "1: compile traces with LLVM and run them (experimental, see README)") \
+    X(jit,            "jit",           1,       0,   1,                      \
+      "1: compile traces with LLVM and run them; 0: form traces only")     \
     X(jit_hot,        "jit-hot",       50,      1,   1000000,                \
       "entries into a formed trace's head before it is compiled")         \
     X(max_traces,     "max-traces",    0,       0,   1000000000,             \

@@ -25,7 +25,8 @@ tcg_out = g.output()
 g.kill()
 t.ok(result(tcg_out, 'hotloop'), 'hotloop runs under tcg', tcg_out)
 
-g = Guest('hybrid', run='hotloop')
+# the trace layer alone (jit=0): traces stay 'recorded'
+g = Guest('hybrid,jit=0', run='hotloop')
 t.ok(g.wait_for('hotloop: func=', timeout=240), 'hotloop starts under hybrid',
      g.output())
 rng = loop_range(g.output(), 'hotloop')
@@ -71,7 +72,7 @@ rc, tcg_k = run_system_test('tcg', 'kloop')
 t.ok(rc == 0 and result(tcg_k, 'kloop'), 'kloop runs under tcg', tcg_k)
 import os, tempfile
 out = tempfile.mktemp(prefix='hybrid-kloop-')
-g = Guest('hybrid', args=system_test_args('hybrid', 'kloop', out))
+g = Guest('hybrid,jit=0', args=system_test_args('hybrid,jit=0', 'kloop', out))
 import time as _t
 deadline = _t.time() + 60
 rng = None
