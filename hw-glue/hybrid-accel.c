@@ -276,7 +276,8 @@ static void export_trace(CPUState *cpu, const HybridTrace *t,
     g_file_set_contents(path, ir, -1, NULL);
 }
 
-static void snapshot_and_submit(CPUState *cpu, HybridTrace *t)
+static void snapshot_and_submit(CPUState *cpu, HybridTrace *t,
+                                uint64_t heat)
 {
     HybridSnapshot *s;
     HybridAbort why;
@@ -293,11 +294,11 @@ static void snapshot_and_submit(CPUState *cpu, HybridTrace *t)
         return;
     }
     export_trace(cpu, t, s);
-    hybrid_pool_submit(t, s);
+    hybrid_pool_submit(t, s, heat);
 }
 
 /* Trace @id is hot enough to compile; @opaque's vCPU is at its head. */
-static void hybrid_trace_promote(void *opaque, uint64_t id)
+static void hybrid_trace_promote(void *opaque, uint64_t id, uint64_t heat)
 {
     HybridTrace *t;
 
@@ -306,7 +307,7 @@ static void hybrid_trace_promote(void *opaque, uint64_t id)
     }
     t = hybrid_table_claim(id);
     if (t) {
-        snapshot_and_submit(opaque, t);
+        snapshot_and_submit(opaque, t, heat);
         hybrid_trace_unref(t);
     }
 }
@@ -329,7 +330,7 @@ static void region_grow(CPUState *cpu, HybridVCPU *v, HybridTrace *u)
                                   hybrid_tb_valid);
     if (id) {
         qatomic_inc(&hybrid_stats.formed);
-        hybrid_trace_promote(cpu, id);
+        hybrid_trace_promote(cpu, id, HYBRID_HEAT_MAX);
     }
 }
 

@@ -2,15 +2,15 @@
  * hybrid: the optimizer pool shared by all vCPUs.
  *
  *   vCPU: trace formed ─► snapshot ─► hybrid_pool_submit() ─► queue
- *   optimizer thread:  queue (newest first) ─► llvm-backend compile
+ *   optimizer thread:  queue (hottest first) ─► llvm-backend compile
  *                      ─► hybrid_table_install()
  *
  * A vCPU never waits for a compile: submit only queues (and, when the
- * queue is full, drops the oldest job). Newest first: a trace is
- * submitted when its head has just become hot, so the newest job is
- * what the guest runs now; older ones (a boot phase that is over) can
- * wait. With threads=0 the vCPU compiles
- * the trace itself, synchronously (for debugging and tests).
+ * queue is full, drops the oldest job). Hottest first (pop_hottest()):
+ * by how fast its head was entered, decaying while it waits; the newest
+ * of equals, since a trace is submitted when its head has just become
+ * hot. With threads=0 the vCPU compiles the trace itself, synchronously
+ * (for debugging and tests).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -25,6 +25,7 @@
 #include "hybrid.h"
 #include "trace.h"
 #include "pool.h"
+#include "record.h"
 #include "llvm-backend/llvm-backend.h"
 
 #define HYBRID_QUEUE_MAX 256
@@ -32,7 +33,10 @@
 typedef struct Job {
     HybridTrace *trace;         /* holds a reference */
     HybridSnapshot *snap;
+    uint64_t heat;              /* head entries per second (submit) */
+    int64_t queued;             /* when it was queued (ns) */
 } Job;
+
 
 /* Lock rule: pool.lock guards queue and stop. */
 static struct {
@@ -187,6 +191,38 @@ static void compile(Job *j, bool on_vcpu)
 }
 
 /*
+ * The next job (pool.lock held): the hottest, by the rate at which its
+ * head was entered before it was submitted, decayed by the time it has
+ * waited since (hybrid_heat_now(): a phase of the guest that is over can
+ * wait); the newest of equals. So a loop the guest spends its
+ * time in is compiled before the many lukewarm traces a busy kernel
+ * forms meanwhile (timer and interrupt paths: entered a few hundred
+ * times a second, with 16-TB traces that cost the most to compile).
+ */
+static Job *pop_hottest(void)
+{
+    int64_t now = get_clock();
+    GList *best = NULL;
+    uint64_t most = 0;
+
+    for (GList *e = pool.queue.head; e; e = e->next) {
+        Job *j = e->data;
+        uint64_t h = hybrid_heat_now(j->heat, now - j->queued);
+
+        if (!best || h > most) {
+            most = h;
+            best = e;
+        }
+    }
+    {
+        Job *j = best->data;
+
+        g_queue_delete_link(&pool.queue, best);
+        return j;
+    }
+}
+
+/*
  * Optimizer threads run at the vCPUs' priority. HYBRID_OPT_NICE=N sets a
  * nice value per thread, to measure: at nice 10, where every core runs a
  * busy vCPU (-smp 4 on 2 cores, or any other load), the optimizer got
@@ -212,7 +248,7 @@ static void *worker(void *arg)
             qemu_mutex_unlock(&pool.lock);
             return NULL;
         }
-        j = g_queue_pop_head(&pool.queue);
+        j = pop_hottest();
         qemu_mutex_unlock(&pool.lock);
         compile(j, false);
         job_free(j);
@@ -239,7 +275,7 @@ bool hybrid_pool_start(unsigned nthreads, Error **errp)
 
 static uint64_t submitted;
 
-void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s)
+void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat)
 {
     Job *j, *dropped = NULL;
 
@@ -253,6 +289,8 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s)
     hybrid_trace_ref(t);
     j->trace = t;
     j->snap = s;
+    j->heat = heat;
+    j->queued = get_clock();
     if (pool.nthreads == 0) {
         compile(j, true);
         job_free(j);

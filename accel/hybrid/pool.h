@@ -11,8 +11,11 @@
 
 /* Start the JIT and @nthreads optimizer threads (0: compile on vCPUs). */
 bool hybrid_pool_start(unsigned nthreads, Error **errp);
-/* Queue @t's snapshot @s (the pool owns it); never waits for a compile. */
-void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s);
+/*
+ * Queue @t's snapshot @s (the pool owns it); never waits for a compile.
+ * @heat: its head's entries per second (see HybridVCPU.promote).
+ */
+void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat);
 unsigned hybrid_pool_queued(void);
 
 /* Time spent compiling, in all threads / in vCPU threads (ns, qatomic). */

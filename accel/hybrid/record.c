@@ -17,6 +17,7 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
+#include "qemu/timer.h"
 #include "hybrid.h"
 #include "record.h"
 
@@ -93,8 +94,23 @@ static bool merge_recording(HybridVCPU *v)
     /* the side path lives in the region: no trace of its own here */
     v->rec_head->state = HYBRID_HEAD_DONE;
     stop_recording(v);
-    v->promote(v->opaque, id);
+    v->promote(v->opaque, id, HYBRID_HEAT_MAX);
     return true;
+}
+
+uint64_t hybrid_heat(uint64_t entries, int64_t ns)
+{
+    if (ns <= 0 || entries > HYBRID_HEAT_MAX / NANOSECONDS_PER_SECOND) {
+        return HYBRID_HEAT_MAX;
+    }
+    return entries * NANOSECONDS_PER_SECOND / ns;
+}
+
+uint64_t hybrid_heat_now(uint64_t heat, int64_t waited_ns)
+{
+    int64_t halves = waited_ns / (HYBRID_HEAT_HALF_MS * SCALE_MS);
+
+    return halves >= 64 ? 0 : heat >> MAX(halves, 0);
 }
 
 static void end_recording(HybridVCPU *v, HybridTraceEnd end)
@@ -237,14 +253,22 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
          * compiled, the trace is entered through the head TB's patched
          * entry (or from the execution loop when that is not possible).
          */
+        uint64_t heat = HYBRID_HEAT_MAX;
+
         if (exit_head == HYBRID_EXIT_HOT) {
             h->waits = MAX(h->waits, hybrid_params.jit_hot - 1);
+        } else if (!h->waits) {
+            h->since = get_clock();
         }
         if (++h->waits < hybrid_params.jit_hot) {
             return HYBRID_STEP_NO_CHAIN;
         }
+        if (exit_head != HYBRID_EXIT_HOT && h->waits > 1) {
+            /* the first entry started the clock */
+            heat = hybrid_heat(h->waits - 1, get_clock() - h->since);
+        }
         if (h->trace_id) {
-            v->promote(v->opaque, h->trace_id);
+            v->promote(v->opaque, h->trace_id, heat);
         }
         h->state = HYBRID_HEAD_DONE;
         return HYBRID_STEP_RUN;

@@ -27,12 +27,27 @@ enum {
     HYBRID_EXIT_HOT,        /* the exit is hot: trace from there now */
 };
 
+/*
+ * Heat: how fast a trace's head was entered while it waited to be
+ * compiled (entries per second), which orders the compile queue.
+ * HYBRID_HEAT_MAX: hot by construction (a region, a hot exit).
+ */
+#define HYBRID_HEAT_MAX UINT64_MAX
+/* A job's heat halves every HYBRID_HEAT_HALF_MS it waits in the queue. */
+#define HYBRID_HEAT_HALF_MS 100
+
+/* Heat of @entries that came within @ns. */
+uint64_t hybrid_heat(uint64_t entries, int64_t ns);
+/* @heat after waiting @waited_ns. */
+uint64_t hybrid_heat_now(uint64_t heat, int64_t waited_ns);
+
 typedef struct HybridHead {
     uint32_t count;
     uint32_t threshold;         /* hot, doubled after each abort */
     uint8_t state;              /* HybridHeadState */
     uint8_t aborts;
     uint32_t waits;             /* TRACED: dispatches without entering it */
+    int64_t since;              /* TRACED: when the first of them came (ns) */
     uint64_t trace_id;          /* TRACED: the trace formed here, 0 unknown */
 } HybridHead;
 
@@ -56,8 +71,10 @@ typedef struct HybridVCPU {
     /*
      * The head of trace @id was entered jit-hot times since the trace was
      * formed, and the vCPU is at it now (hw-glue: snapshot, compile).
+     * @heat: how fast those entries came (per second; HYBRID_HEAT_MAX
+     * for a region or a hot exit), which orders the compile queue.
      */
-    void (*promote)(void *opaque, uint64_t id);
+    void (*promote)(void *opaque, uint64_t id, uint64_t heat);
     void *opaque;
 } HybridVCPU;
 

@@ -7,6 +7,7 @@
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
 #include "qemu/thread.h"
+#include "qemu/timer.h"
 #include "accel/hybrid/hybrid.h"
 #include "accel/hybrid/record.h"
 
@@ -92,7 +93,7 @@ static Found live_traces(void)
     return f;
 }
 
-static void promote_nothing(void *opaque, uint64_t id)
+static void promote_nothing(void *opaque, uint64_t id, uint64_t heat)
 {
 }
 
@@ -421,9 +422,68 @@ static void test_user_entries(void)
     g_assert_cmpuint(hybrid_table_user_entries(), ==, 405);
 }
 
-static void remember_id(void *opaque, uint64_t id)
+static void remember_id(void *opaque, uint64_t id, uint64_t heat)
 {
     *(uint64_t *)opaque = id;
+}
+
+static uint64_t promoted_heat;
+
+static void remember_heat(void *opaque, uint64_t id, uint64_t heat)
+{
+    *(uint64_t *)opaque = id;
+    promoted_heat = heat;
+}
+
+/* Enter the head of loop first..last until it is promoted; its heat. */
+static uint64_t promote_loop(HybridVCPU *v, int first, int last,
+                             unsigned gap_us)
+{
+    uint64_t id = 0;
+
+    v->opaque = &id;
+    loop_until_formed(v, first, last, true, 100);
+    for (int i = 0; i < 100 && !id; i++) {
+        if (gap_us) {
+            g_usleep(gap_us);
+        }
+        run(v, last, first, true);
+    }
+    v->opaque = NULL;
+    g_assert_cmpuint(id, !=, 0);
+    return promoted_heat;
+}
+
+/*
+ * The compile queue's order: a head entered in a burst (a loop) is
+ * hotter than one entered a few hundred times a second (a timer path),
+ * and a job's heat decays while it waits.
+ */
+static void test_heat(void)
+{
+    HybridVCPU v;
+    uint64_t fast, slow;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    v.promote = remember_heat;
+    hybrid_params.hot = 2;
+    hybrid_params.jit_hot = 6;
+    fast = promote_loop(&v, 10, 12, 0);
+    hybrid_table_flush();
+    slow = promote_loop(&v, 20, 22, 4000);      /* 250 entries a second */
+    g_assert_cmpuint(slow, <=, 260);
+    g_assert_cmpuint(slow, >, 20);
+    g_assert_cmpuint(fast, >, 100 * slow);
+    hybrid_vcpu_destroy(&v);
+
+    g_assert_cmpuint(hybrid_heat(5, NANOSECONDS_PER_SECOND), ==, 5);
+    g_assert_cmpuint(hybrid_heat(5, 0), ==, HYBRID_HEAT_MAX);
+    g_assert_cmpuint(hybrid_heat_now(1000, 0), ==, 1000);
+    g_assert_cmpuint(hybrid_heat_now(1000, 2 * HYBRID_HEAT_HALF_MS * SCALE_MS),
+                     ==, 250);
+    g_assert_cmpuint(hybrid_heat_now(HYBRID_HEAT_MAX, 64 * HYBRID_HEAT_HALF_MS *
+                                     (int64_t)SCALE_MS), ==, 0);
 }
 
 static uint64_t dummy_trace_fn(void *env, uint64_t from_tb)
@@ -646,6 +706,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hybrid/record/invalidation", test_invalidation);
     g_test_add_func("/hybrid/record/flush", test_flush);
     g_test_add_func("/hybrid/record/user-entries", test_user_entries);
+    g_test_add_func("/hybrid/record/heat", test_heat);
     g_test_add_func("/hybrid/record/region", test_region);
     g_test_add_func("/hybrid/record/region-from-linked",
                     test_region_from_linked);
