@@ -596,6 +596,67 @@ static LLVMValueRef loop_ret(Lower *l)
 }
 
 /*
+ * A goto_tb exit not linked to a trace: when it is chained to TCG's TB
+ * for its target (@sp->tb, set by trace_exit) and that TB is still
+ * valid, return its code for the entry thunk to jump to, as a chained
+ * TCG jump would go there; counting the exit, and leaving every
+ * (exit_hot_mask + 1)th one, and a trace called from the loop, to
+ * trace_exit (hot exits, NET). Else falls through, in a new block.
+ */
+static void chain_tb(Lower *l, HybridExitSlot *sp)
+{
+    const HybridTargetDesc *d = l->s->target;
+    LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                           "chain_slow");
+    LLVMBasicBlockRef has = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                          "chain_tb");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                         "chain_go");
+    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                         "chain_jump");
+    LLVMValueRef ep = LLVMConstIntToPtr(k64(l, (uintptr_t)&l->refs->exits[l->tbi]),
+                                        l->ptr);
+    LLVMValueRef n, bad, tb, cf, code, st, off;
+
+    n = LLVMBuildLoad2(l->b, l->i64, ep, "exits");
+    LLVMSetOrdering(n, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(n, 8);
+    bad = LLVMBuildICmp(l->b, LLVMIntEQ,
+                        LLVMBuildAnd(l->b, n, k64(l, d->exit_hot_mask), ""),
+                        k64(l, d->exit_hot_mask), "");
+    bad = LLVMBuildOr(l->b, bad, LLVMBuildICmp(l->b, LLVMIntEQ, l->from_tb,
+                                               k64(l, 0), ""), "");
+    LLVMBuildCondBr(l->b, bad, slow, has);
+    LLVMPositionBuilderAtEnd(l->b, has);
+    tb = LLVMBuildLoad2(l->b, l->ptr,
+                        LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->tb), l->ptr),
+                        "chained");
+    LLVMSetOrdering(tb, LLVMAtomicOrderingAcquire);
+    LLVMSetAlignment(tb, 8);
+    LLVMBuildCondBr(l->b, LLVMBuildIsNull(l->b, tb, ""), slow, ok);
+    LLVMPositionBuilderAtEnd(l->b, ok);
+    off = k64(l, d->tb_cflags_ofs);
+    cf = LLVMBuildLoad2(l->b, l->i32, LLVMBuildGEP2(l->b, l->i8, tb, &off, 1, ""),
+                        "cflags");
+    LLVMSetOrdering(cf, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(cf, 4);
+    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntNE,
+                                        LLVMBuildAnd(l->b, cf,
+                                                     kty(l->i32, d->tb_invalid),
+                                                     ""),
+                                        kty(l->i32, 0), ""), slow, go);
+    LLVMPositionBuilderAtEnd(l->b, go);
+    st = LLVMBuildStore(l->b, LLVMBuildAdd(l->b, n, k64(l, 1), ""), ep);
+    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(st, 8);
+    off = k64(l, d->tb_code_ofs);
+    code = LLVMBuildLoad2(l->b, l->i64,
+                          LLVMBuildGEP2(l->b, l->i8, tb, &off, 1, ""), "code");
+    LLVMBuildRet(l->b, code);
+    LLVMPositionBuilderAtEnd(l->b, slow);
+}
+
+/*
  * Leave the trace after TB @l->tbi, guest state exact in env.
  *
  * goto_tb n (@how = n >= 0): if the exit is linked to a compiled trace
@@ -644,6 +705,7 @@ static void exit_trace(Lower *l, int how)
         LLVMSetTailCallKind(r, LLVMTailCallKindMustTail);
         LLVMBuildRet(l->b, r);
         LLVMPositionBuilderAtEnd(l->b, no);
+        chain_tb(l, sp);
     }
     {
         /* the rest is out of line: counting, lookup, linking, the loop */
@@ -1238,30 +1300,79 @@ static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     return true;
 }
 
-/* 128-bit guest memory: (lo, hi, addr, oi) through QEMU's 16-byte helpers. */
+/*
+ * 128-bit guest memory: (lo, hi, addr, oi), through QEMU's 16-byte
+ * helpers, with the inline TLB fast path when each 8-byte half need only
+ * be atomic on its own (MO_ATOM_IFALIGN_PAIR, what x86 guests without AVX
+ * use; TCG's x86 backend does two 8-byte accesses then too).
+ */
+static bool tlb_inline128(Lower *l, MemOp mop)
+{
+    MemOp atom = mop & MO_ATOM_MASK;
+
+    return !l->portable && l->s->target->tlb_entry_bits &&
+           !(mop & MO_BSWAP) &&
+           (atom == MO_ATOM_IFALIGN_PAIR || atom == MO_ATOM_NONE);
+}
+
+static LLVMValueRef host_plus(Lower *l, LLVMValueRef host, int64_t off)
+{
+    LLVMValueRef k = k64(l, off);
+
+    return LLVMBuildGEP2(l->b, l->i8, host, &k, 1, "");
+}
+
 static bool lower_qemu_ld128(Lower *l, const uint64_t *a)
 {
     LLVMTypeRef i128 = LLVMIntTypeInContext(l->ctx, 128);
     LLVMTypeRef at[] = { l->ptr, l->i64, l->i32, l->i64 };
-    LLVMValueRef args[4], v;
+    MemOp mop = get_memop(a[3]);
+    LLVMValueRef args[4], v, lo, hi, flo = NULL, fhi = NULL;
+    LLVMBasicBlockRef slow, join = NULL, fast_bb = NULL;
     Saved sv;
 
     args[0] = l->env;
-    args[1] = get(l, a[2]);
-    if (LLVMTypeOf(args[1]) != l->i64) {
-        args[1] = LLVMBuildZExt(l->b, args[1], l->i64, "");
-    }
+    args[1] = addr64(l, a[2]);
     args[2] = kty(l->i32, a[3]);
     args[3] = k64(l, 0);
-    l->call_in_line = true;
+    spill_here(l);                  /* as for a load of 8 bytes or less */
+    if (tlb_inline128(l, mop)) {
+        LLVMValueRef host;
+
+        slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_slow");
+        join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_done");
+        host = tlb_fast(l, args[1], mop, get_mmuidx(a[3]), false, slow);
+        flo = LLVMBuildLoad2(l->b, l->i64, host, "");
+        fhi = LLVMBuildLoad2(l->b, l->i64, host_plus(l, host, 8), "");
+        tbaa(l, flo, TBAA_GUEST);
+        tbaa(l, fhi, TBAA_GUEST);
+        LLVMSetAlignment(flo, 1);
+        LLVMSetAlignment(fhi, 1);
+        fast_bb = LLVMGetInsertBlock(l->b);
+        LLVMBuildBr(l->b, join);
+        LLVMPositionBuilderAtEnd(l->b, slow);
+    }
     sv = exact_state(l);
+    l->call_sync = SYNC_NONE;       /* spilled above */
     v = call_fn(l, LLVMFunctionType(i128, at, 4, false),
                 l->s->target->ld16_helper, args, 4);
     restore_state(l, sv);
-    set(l, a[0], LLVMBuildTrunc(l->b, v, l->i64, ""));
-    set(l, a[1], LLVMBuildTrunc(l->b, LLVMBuildLShr(l->b, v,
-                                                    kty(i128, 64), ""),
-                                l->i64, ""));
+    lo = LLVMBuildTrunc(l->b, v, l->i64, "");
+    hi = LLVMBuildTrunc(l->b, LLVMBuildLShr(l->b, v, kty(i128, 64), ""),
+                        l->i64, "");
+    if (join) {
+        LLVMBasicBlockRef bbs[2] = { fast_bb, LLVMGetInsertBlock(l->b) };
+        LLVMValueRef vl[2] = { flo, lo }, vh[2] = { fhi, hi };
+
+        LLVMBuildBr(l->b, join);
+        LLVMPositionBuilderAtEnd(l->b, join);
+        lo = LLVMBuildPhi(l->b, l->i64, "");
+        LLVMAddIncoming(lo, vl, bbs, 2);
+        hi = LLVMBuildPhi(l->b, l->i64, "");
+        LLVMAddIncoming(hi, vh, bbs, 2);
+    }
+    set(l, a[0], lo);
+    set(l, a[1], hi);
     return true;
 }
 
@@ -1269,25 +1380,46 @@ static bool lower_qemu_st128(Lower *l, const uint64_t *a)
 {
     LLVMTypeRef i128 = LLVMIntTypeInContext(l->ctx, 128);
     LLVMTypeRef at[] = { l->ptr, l->i64, i128, l->i32, l->i64 };
-    LLVMValueRef args[5], lo, hi;
+    MemOp mop = get_memop(a[3]);
+    LLVMValueRef args[5], lo64, hi64, lo, hi;
+    LLVMBasicBlockRef slow, join = NULL;
     Saved sv;
 
-    lo = LLVMBuildZExt(l->b, get(l, a[0]), i128, "");
-    hi = LLVMBuildZExt(l->b, get(l, a[1]), i128, "");
+    lo64 = get(l, a[0]);
+    hi64 = get(l, a[1]);
+    lo = LLVMBuildZExt(l->b, lo64, i128, "");
+    hi = LLVMBuildZExt(l->b, hi64, i128, "");
     args[0] = l->env;
-    args[1] = get(l, a[2]);
-    if (LLVMTypeOf(args[1]) != l->i64) {
-        args[1] = LLVMBuildZExt(l->b, args[1], l->i64, "");
-    }
+    args[1] = addr64(l, a[2]);
     args[2] = LLVMBuildOr(l->b, lo, LLVMBuildShl(l->b, hi, kty(i128, 64), ""),
                           "");
     args[3] = kty(l->i32, a[3]);
     args[4] = k64(l, 0);
-    l->call_in_line = true;
+    spill_here(l);
+    if (tlb_inline128(l, mop)) {
+        LLVMValueRef host, st;
+
+        slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "st_slow");
+        join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "st_done");
+        host = tlb_fast(l, args[1], mop, get_mmuidx(a[3]), true, slow);
+        st = LLVMBuildStore(l->b, lo64, host);
+        tbaa(l, st, TBAA_GUEST);
+        LLVMSetAlignment(st, 1);
+        st = LLVMBuildStore(l->b, hi64, host_plus(l, host, 8));
+        tbaa(l, st, TBAA_GUEST);
+        LLVMSetAlignment(st, 1);
+        LLVMBuildBr(l->b, join);
+        LLVMPositionBuilderAtEnd(l->b, slow);
+    }
     sv = exact_state(l);
+    l->call_sync = SYNC_NONE;       /* spilled above */
     call_fn(l, LLVMFunctionType(l->vd, at, 5, false),
             l->s->target->st16_helper, args, 5);
     restore_state(l, sv);
+    if (join) {
+        LLVMBuildBr(l->b, join);
+        LLVMPositionBuilderAtEnd(l->b, join);
+    }
     return true;
 }
 
