@@ -219,19 +219,26 @@ static const HybridSnapTemp *temp(Lower *l, uint64_t idx)
     return t;
 }
 
+/* An alloca of type @t at the top of the entry block (for mem2reg). */
+static LLVMValueRef entry_alloca(Lower *l, LLVMTypeRef t, const char *name)
+{
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(l->ctx);
+    LLVMValueRef first = LLVMGetFirstInstruction(l->entry), a;
+
+    if (first) {
+        LLVMPositionBuilderBefore(eb, first);
+    } else {
+        LLVMPositionBuilderAtEnd(eb, l->entry);
+    }
+    a = LLVMBuildAlloca(eb, t, name);
+    LLVMDisposeBuilder(eb);
+    return a;
+}
+
 static LLVMValueRef slot_of(Lower *l, uint64_t idx)
 {
     if (!l->slot[idx]) {
-        LLVMBuilderRef eb = LLVMCreateBuilderInContext(l->ctx);
-        LLVMValueRef first = LLVMGetFirstInstruction(l->entry);
-
-        if (first) {
-            LLVMPositionBuilderBefore(eb, first);
-        } else {
-            LLVMPositionBuilderAtEnd(eb, l->entry);
-        }
-        l->slot[idx] = LLVMBuildAlloca(eb, ty(l, temp(l, idx)->type), "t");
-        LLVMDisposeBuilder(eb);
+        l->slot[idx] = entry_alloca(l, ty(l, temp(l, idx)->type), "t");
     }
     return l->slot[idx];
 }
@@ -319,21 +326,10 @@ static LLVMValueRef gslot_of(Lower *l, const HybridSnapTemp *t, bool write)
             return p->slot;
         }
     }
-    {
-        LLVMBuilderRef eb = LLVMCreateBuilderInContext(l->ctx);
-        LLVMValueRef first = LLVMGetFirstInstruction(l->entry);
-
-        if (first) {
-            LLVMPositionBuilderBefore(eb, first);
-        } else {
-            LLVMPositionBuilderAtEnd(eb, l->entry);
-        }
-        g = (GSlot) {
-            .off = t->val, .bytes = LLVMGetIntTypeWidth(tt) / 8, .type = tt,
-            .slot = LLVMBuildAlloca(eb, tt, "g"), .written = write,
-        };
-        LLVMDisposeBuilder(eb);
-    }
+    g = (GSlot) {
+        .off = t->val, .bytes = LLVMGetIntTypeWidth(tt) / 8, .type = tt,
+        .slot = entry_alloca(l, tt, "g"), .written = write,
+    };
     g_array_append_val(l->gslots, g);
     if (write) {
         mark_dirty(l, l->gslots->len - 1);
@@ -415,7 +411,11 @@ static void place_syncs(Lower *l)
     dirty_on_entry(l);
     for (unsigned i = 0; i < l->syncs->len; i++) {
         Sync *sy = &g_array_index(l->syncs, Sync, i);
-        bool hit = !(sy->how & (SYNC_IF_OVERLAP | SYNC_EDGE));
+        bool hit = !(sy->how & SYNC_IF_OVERLAP);
+
+        if (sy->how & SYNC_EDGE) {
+            continue;               /* only for dirty_on_entry() */
+        }
 
         for (unsigned k = 0; k < l->gslots->len && !hit; k++) {
             GSlot *g = &g_array_index(l->gslots, GSlot, k);

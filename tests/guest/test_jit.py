@@ -97,4 +97,17 @@ if m:
                        % n, log, re.M),
          '-d hybrid: its guest code, IR before and after optimisation, '
          'host code size', log[:2000])
+
+# State mapping: in the optimised IR of the hot loop's traces, a guest
+# register lives in an SSA value across iterations (a phi of a promoted
+# global, named after its "g" slot), not in env.
+def optimised_ir(log, n):
+    s = log.find('HYBRID: trace %s LLVM IR, optimised:' % n)
+    e = log.find('\nHYBRID: ', s + 1)
+    return log[s:e] if s >= 0 else ''
+loop_ids = re.findall(r'^HYBRID: trace (\d+) \(user\), head 0x4016', log, re.M)
+t.ok(any(re.search(r'^\s+%g\d*\.[\d.]+ = phi ', optimised_ir(log, n), re.M)
+         for n in loop_ids),
+     'state mapping: the hot loop keeps a guest register in an SSA value '
+     'across iterations (traces %s)' % ', '.join(loop_ids), log[:2000])
 t.done()
