@@ -36,7 +36,6 @@ typedef struct HybridCodeRefs {
     /* the trace (passed to the target's trace_exit) and its link slots */
     void *owner;
     HybridExitSlot *links;
-    uint64_t *exits;            /* [ntbs] the owner's exit counters */
 } HybridCodeRefs;
 
 typedef struct HybridCode HybridCode;

@@ -68,7 +68,7 @@ static HybridCodeRefs code_refs(HybridTrace *t)
 {
     return (HybridCodeRefs) {
         .valid = &t->valid, .entries = &t->entries,
-        .owner = t, .links = t->links, .exits = t->exits,
+        .owner = t, .links = t->links,
     };
 }
 
