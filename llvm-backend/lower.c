@@ -85,7 +85,7 @@ typedef struct Lower {
     Dirty dirty;                    /* here, in the order of emission */
     uint64_t tb_set[2];             /* gslots set in this TB so far */
     bool gslots_overflow;           /* more than GSLOT_TRACKED: all */
-    Dirty *tb_in;                   /* [ntbs] on entry to each TB */
+    uint64_t (*tb_in)[2];           /* [ntbs] gslots dirty on entry */
     uint64_t (*tb_written)[2];      /* [ntbs] gslots each TB sets */
 } Lower;
 
@@ -94,9 +94,9 @@ typedef struct Lower {
  * live in allocas for the whole trace, which LLVM turns into SSA values
  * kept in host registers across TBs and around loops. env is made exact
  * where something may look at it: before every call that may read
- * globals or fault (helpers as TCG's own flags say, softmmu slow paths,
- * the edge check, leaving the trace), and env is read back after a call
- * that may write them. The pc and insn state fields stay in env (the
+ * globals or fault (helpers as TCG's own flags say, the edge check),
+ * before every guest memory access (in line, as TCG does), when leaving
+ * the trace, and env is read back after a call that may write them. The pc and insn state fields stay in env (the
  * lowering writes them directly, exact_state()). An env ld/st op that
  * overlaps a mapped global is a sync point too.
  */
@@ -257,7 +257,7 @@ static void mark_dirty(Lower *l, unsigned i)
 static void dirty_bits(Lower *l, const Dirty *d, unsigned tbi, uint64_t *out)
 {
     for (int w = 0; w < 2; w++) {
-        out[w] = d->bits[w] | (d->plus_in ? l->tb_in[tbi].bits[w] : 0) |
+        out[w] = d->bits[w] | (d->plus_in ? l->tb_in[tbi][w] : 0) |
                  (d->plus_tb ? l->tb_written[tbi][w] : 0);
     }
 }
@@ -284,11 +284,11 @@ static void dirty_on_entry(Lower *l)
             }
             dirty_bits(l, &sy->dirty, sy->tbi, b);
             for (unsigned k = 0; k < tb->nsucc; k++) {
-                Dirty *in = &l->tb_in[tb->succ[k]];
+                uint64_t *in = l->tb_in[tb->succ[k]];
 
                 for (int w = 0; w < 2; w++) {
-                    if (b[w] & ~in->bits[w]) {
-                        in->bits[w] |= b[w];
+                    if (b[w] & ~in[w]) {
+                        in[w] |= b[w];
                         changed = true;
                     }
                 }
@@ -337,7 +337,11 @@ static LLVMValueRef gslot_of(Lower *l, const HybridSnapTemp *t, bool write)
     return g.slot;
 }
 
-/* A sync before @at (NULL: at the builder's position); @in_line: see Sync. */
+/*
+ * A sync before @at (NULL: at the builder's position). @in_line: it runs
+ * on every path to the code emitted after it, so a spill there leaves
+ * nothing dirty (see Dirty).
+ */
 static void add_sync_at(Lower *l, LLVMValueRef at, unsigned how, int64_t off,
                         unsigned bytes, bool in_line)
 {
@@ -2154,7 +2158,7 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
     l.b = LLVMCreateBuilderInContext(ctx);
     l.entry = LLVMAppendBasicBlockInContext(ctx, l.fn, "entry");
     l.tb_bb = g_new0(LLVMBasicBlockRef, s->ntbs);
-    l.tb_in = g_new0(Dirty, s->ntbs);
+    l.tb_in = g_malloc0(sizeof(*l.tb_in) * s->ntbs);
     l.tb_written = g_malloc0(sizeof(*l.tb_written) * s->ntbs);
     for (unsigned i = 0; i < s->ntbs; i++) {
         l.tb_bb[i] = LLVMAppendBasicBlockInContext(ctx, l.fn, "tb");

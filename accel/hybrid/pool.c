@@ -37,7 +37,6 @@ typedef struct Job {
     int64_t queued;             /* when it was queued (ns) */
 } Job;
 
-
 /* Lock rule: pool.lock guards queue and stop. */
 static struct {
     QemuMutex lock;
@@ -204,22 +203,22 @@ static Job *pop_hottest(void)
     int64_t now = get_clock();
     GList *best = NULL;
     uint64_t most = 0;
+    Job *j;
 
     for (GList *e = pool.queue.head; e; e = e->next) {
-        Job *j = e->data;
-        uint64_t h = hybrid_heat_now(j->heat, now - j->queued);
+        uint64_t h;
+
+        j = e->data;
+        h = hybrid_heat_now(j->heat, now - j->queued);
 
         if (!best || h > most) {
             most = h;
             best = e;
         }
     }
-    {
-        Job *j = best->data;
-
-        g_queue_delete_link(&pool.queue, best);
-        return j;
-    }
+    j = best->data;
+    g_queue_delete_link(&pool.queue, best);
+    return j;
 }
 
 /*
