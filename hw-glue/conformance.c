@@ -53,6 +53,7 @@ enum {
     IN_VSHIFT = 4,      /* regs[1] is a count below the element's bits */
     IN_MEM = 8,         /* regs[0] is an address in the RAM window */
     IN_ALIGN = 16,      /* ... aligned to the access size */
+    IN_PARALLEL = 32,   /* translated as for MTTCG (CF_PARALLEL) */
 };
 
 typedef struct Case Case;
@@ -540,6 +541,29 @@ static void g_qemu_st_i128(const Case *c)
     tcg_gen_qemu_st_i128(v, in64(0), mmu_idx, c->p[0]);
 }
 
+/*
+ * cmpxchg16b under MTTCG: a helper call with Int128 arguments and result
+ * (two call slots each); p[1]: compare with what memory holds, so that
+ * the store happens
+ */
+static void g_cmpxchg_i128(const Case *c)
+{
+    TCGv_i128 cmp = tcg_temp_new_i128(), nv = tcg_temp_new_i128();
+    TCGv_i128 old = tcg_temp_new_i128();
+    TCGv_i64 lo = tcg_temp_new_i64(), hi = tcg_temp_new_i64();
+
+    if (c->p[1]) {
+        tcg_gen_qemu_ld_i128(cmp, in64(0), mmu_idx, c->p[0]);
+    } else {
+        tcg_gen_concat_i64_i128(cmp, in64(1), in64(2));
+    }
+    tcg_gen_concat_i64_i128(nv, in64(3), in64(4));
+    tcg_gen_atomic_cmpxchg_i128(old, in64(0), cmp, nv, mmu_idx, c->p[0]);
+    tcg_gen_extr_i128_i64(lo, hi, old);
+    out64(0, lo);
+    out64(1, hi);
+}
+
 /* vectors: p[0] vece, p[1] operation size, p[2] maximum size */
 #define VEC3(op)                                                           \
 static void g_v_##op(const Case *c)                                        \
@@ -803,6 +827,12 @@ static void build_cases(void)
         add(g_qemu_ld_i128, in, m, 0, 0, 0, "qemu_ld_i128 mop %#x", m);
         add(g_qemu_st_i128, in, m, 0, 0, 0, "qemu_st_i128 mop %#x", m);
     }
+    for (int64_t eq = 0; eq <= 1; eq++) {
+        MemOp m = MO_LE | MO_128 | MO_ALIGN;
+
+        add(g_cmpxchg_i128, IN_MEM | IN_ALIGN | IN_PARALLEL, m, eq, 0, 0,
+            "atomic_cmpxchg_i128 mop %#x%s", m, eq ? " (equal)" : "");
+    }
     for (unsigned i = 0; i < ARRAY_SIZE(vops); i++) {
         for (unsigned s = 0; s < ARRAY_SIZE(sizes); s++) {
             for (unsigned vece = MO_8; vece <= MO_64; vece++) {
@@ -1008,7 +1038,7 @@ static const void *tcg_compile(Conformance *cf, const Case *c,
     tb->pc = CASE_PC;
     tb->cs_base = 0;
     tb->flags = 0;
-    tb->cflags = 1;
+    tb->cflags = 1 | (c->in & IN_PARALLEL ? CF_PARALLEL : 0);
     tb->icount = 1;
     tb->size = 1;
     tb_set_page_addr0(tb, -1);
@@ -1033,7 +1063,7 @@ static const void *tcg_compile(Conformance *cf, const Case *c,
 
     stb->pc = CASE_PC;
     stb->phys0 = stb->phys1 = -1;
-    stb->cflags = 1;
+    stb->cflags = tb->cflags;
     if (!hybrid_snapshot_copy_ctx(s, stb)) {
         failure(cf, c, "ops not copied");
         return NULL;

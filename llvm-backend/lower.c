@@ -963,8 +963,9 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     unsigned nout = op->param2, nin = op->param1;
     const HybridSnapHelper *h = &l->tb->helpers[a[nout + nin]];
     LLVMTypeRef at[MAX_CALL_IARGS + 1], rt;
+    LLVMTypeRef i128 = LLVMIntTypeInContext(l->ctx, 128);
     LLVMValueRef args[MAX_CALL_IARGS + 1], call;
-    unsigned code, i;
+    unsigned code, i, s, nargs;
     Saved sv;
 
     if (strcmp(h->name, "lookup_tb_ptr") == 0) {
@@ -974,23 +975,42 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         }
         return true;
     }
+    /*
+     * One typemask entry per C argument; TCG's call op has one slot per
+     * host register's worth, so a 128-bit value (Int128, code 7) takes
+     * two, in host memory order (TCGV128_LOW), as TCG lays out
+     * TCG_CALL_ARG_NORMAL and TCG_CALL_RET_NORMAL. Any other layout (by
+     * reference) does not add up and is refused below.
+     */
     code = h->typemask & 7;
-    if (code == 7 || nout > 1 || nin > MAX_CALL_IARGS) {
+    if (nout && nout != (code == 0 ? 0 : code == 7 ? 2 : 1)) {
         return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call, h->name);
     }
-    rt = code == 0 ? l->vd : code <= 3 ? l->i32 : code <= 5 ? l->i64 : l->ptr;
-    for (i = 0; i < nin; i++) {
+    rt = code == 0 ? l->vd : code <= 3 ? l->i32 : code <= 5 ? l->i64 :
+         code == 6 ? l->ptr : i128;
+    for (i = 0, s = 0; i < MAX_CALL_IARGS; i++) {
         unsigned c = (h->typemask >> (3 * (i + 1))) & 7;
         LLVMValueRef v;
 
-        if (c == 7 || c == 0) {
+        if (c == 0) {
+            break;
+        }
+        if (s + (c == 7) >= nin) {
             return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call,
                         h->name);
         }
-        v = get(l, a[nout + i]);
-        if (c == 6) {
+        v = get(l, a[nout + s + (c == 7 && HOST_BIG_ENDIAN)]);
+        if (c == 7) {
+            LLVMValueRef hi = get(l, a[nout + s + !HOST_BIG_ENDIAN]);
+
+            at[i] = i128;
+            v = LLVMBuildOr(l->b, LLVMBuildZExt(l->b, v, i128, ""),
+                            LLVMBuildShl(l->b,
+                                         LLVMBuildZExt(l->b, hi, i128, ""),
+                                         kty(i128, 64), ""), "");
+        } else if (c == 6) {
             at[i] = l->ptr;
-            v = temp(l, a[nout + i])->kind == HYBRID_TEMP_ENV ? l->env :
+            v = temp(l, a[nout + s])->kind == HYBRID_TEMP_ENV ? l->env :
                 LLVMBuildIntToPtr(l->b, v, l->ptr, "");
         } else {
             at[i] = c <= 3 ? l->i32 : l->i64;
@@ -1000,7 +1020,12 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
             }
         }
         args[i] = v;
+        s += c == 7 ? 2 : 1;
     }
+    if (s != nin) {
+        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call, h->name);
+    }
+    nargs = i;
     sv = exact_state(l);
     /* TCG's own rule: sync what the helper's flags say it may touch */
     /* (no reading globals implies no writing them) */
@@ -1012,13 +1037,13 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         l->call_sync = SYNC_NONE;
     }
     l->call_in_line = true;
-    call = call_fn(l, LLVMFunctionType(rt, at, nin, false), h->func, args,
-                   nin);
+    call = call_fn(l, LLVMFunctionType(rt, at, nargs, false), h->func, args,
+                   nargs);
     if (l->err->reason != HYBRID_ABORT__MAX) {
         return false;       /* portable IR: a helper it cannot name */
     }
     /* 32-bit arguments: sign or zero extension as the C ABI wants */
-    for (i = 0; i < nin; i++) {
+    for (i = 0; i < nargs; i++) {
         unsigned c = (h->typemask >> (3 * (i + 1))) & 7;
         if (c == 2 || c == 3) {
             const char *k = c == 3 ? "signext" : "zeroext";
@@ -1033,7 +1058,13 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         return true;
     }
     restore_state(l, sv);
-    if (nout) {
+    if (nout == 2) {
+        set(l, a[HOST_BIG_ENDIAN], LLVMBuildTrunc(l->b, call, l->i64, ""));
+        set(l, a[!HOST_BIG_ENDIAN], LLVMBuildTrunc(l->b,
+                                    LLVMBuildLShr(l->b, call,
+                                                  kty(i128, 64), ""),
+                                    l->i64, ""));
+    } else if (nout) {
         LLVMValueRef v = call;
         LLVMTypeRef ot = ty(l, temp(l, a[0])->type);
 

@@ -50,6 +50,12 @@ for i, opts in enumerate(['threads=2'] * REPEAT + ['threads=1']):
          'on four vCPUs' % (i + 1, c.get('compiled'), c.get('user-entries'),
                             c.get('invalidated')),
          str(c))
+    # (the kernel's cmpxchg16b calls an Int128 helper under MTTCG)
+    t.ok(done and not c.get('unsupported-ops') and
+         any(a['reason'] == 'unsupported-op' and a['count'] == 0
+             for a in c.get('aborts', [])),
+         'run %d: no TCG op or helper kept a trace from being compiled'
+         % (i + 1), str(c.get('unsupported-ops')))
 
 
 def repeat(accel):
