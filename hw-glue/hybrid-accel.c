@@ -184,16 +184,18 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
         return from_tb ? (uintptr_t)tcg_code_gen_epilogue : 0;
     }
     next = helper_lookup_tb_ptr(env);
-    /* try to link on one exit in 64: the reverse lookup is not free */
+    /* link on one exit in 64: the reverse lookup is not free */
     if (how < 0 || (old & 63) || next == tcg_code_gen_epilogue ||
-        !qatomic_read(&hybrid_installed_count) ||
         qatomic_read(&HYBRID_SLOT(t, i, how)->fn)) {
         return (uintptr_t)next;
     }
     tb = tcg_tb_lookup((uintptr_t)next);
     /* as TCG: no direct jump into a TB whose second page may be remapped */
-    u = tb && tb->tc.ptr == next && tb_page_addr1(tb) == -1
-        ? hybrid_table_installed(tb) : NULL;
+    if (!tb || tb->tc.ptr != next || tb_page_addr1(tb) != -1) {
+        return (uintptr_t)next;
+    }
+    u = qatomic_read(&hybrid_installed_count) ? hybrid_table_installed(tb)
+                                              : NULL;
     if (u && qatomic_read(&u->valid)) {
         if (region_candidate(t, i, u)) {
             /* to the loop, which grows @t by @u's path (region_grow()) */
@@ -201,6 +203,15 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
             return (uintptr_t)tcg_code_gen_epilogue;
         }
         hybrid_table_link(t, HYBRID_SLOT(t, i, how), u, env->eip);
+    } else {
+        /*
+         * Chain to the TB, as TCG's goto_tb would: the target of a
+         * goto_tb is fixed and on the page of the TB that exits, whose
+         * mapping the trace has checked; the trace's code tests the TB's
+         * CF_INVALID at every use (TBs are freed only by tb_flush, which
+         * drops every trace first).
+         */
+        qatomic_store_release(&HYBRID_SLOT(t, i, how)->tb, tb);
     }
     return (uintptr_t)next;
 }
@@ -232,6 +243,10 @@ const HybridTargetDesc hybrid_target_desc = {
     .tlb_read_ofs = offsetof(CPUTLBEntry, addr_read),
     .tlb_write_ofs = offsetof(CPUTLBEntry, addr_write),
     .tlb_addend_ofs = offsetof(CPUTLBEntry, addend),
+    .tb_cflags_ofs = offsetof(TranslationBlock, cflags),
+    .tb_code_ofs = offsetof(TranslationBlock, tc.ptr),
+    .tb_invalid = CF_INVALID,
+    .exit_hot_mask = HYBRID_EXIT_HOT_EVERY - 1,
 };
 
 static void hybrid_tb_translated(CPUState *cpu, TranslationBlock *tb,

@@ -36,6 +36,7 @@ typedef struct HybridCodeRefs {
     /* the trace (passed to the target's trace_exit) and its link slots */
     void *owner;
     HybridExitSlot *links;
+    uint64_t *exits;            /* [ntbs] the owner's exit counters */
 } HybridCodeRefs;
 
 typedef struct HybridCode HybridCode;

@@ -600,6 +600,67 @@ static LLVMValueRef loop_ret(Lower *l)
 }
 
 /*
+ * A goto_tb exit not linked to a trace: when it is chained to TCG's TB
+ * for its target (@sp->tb, set by trace_exit) and that TB is still
+ * valid, return its code for the entry thunk to jump to, as a chained
+ * TCG jump would go there; counting the exit, and leaving every
+ * (exit_hot_mask + 1)th one, and a trace called from the loop, to
+ * trace_exit (hot exits, NET). Else falls through, in a new block.
+ */
+static void chain_tb(Lower *l, HybridExitSlot *sp)
+{
+    const HybridTargetDesc *d = l->s->target;
+    LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                           "chain_slow");
+    LLVMBasicBlockRef has = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                          "chain_tb");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                         "chain_go");
+    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                                         "chain_jump");
+    LLVMValueRef ep = LLVMConstIntToPtr(k64(l, (uintptr_t)&l->refs->exits[l->tbi]),
+                                        l->ptr);
+    LLVMValueRef n, bad, tb, cf, code, st, off;
+
+    n = LLVMBuildLoad2(l->b, l->i64, ep, "exits");
+    LLVMSetOrdering(n, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(n, 8);
+    bad = LLVMBuildICmp(l->b, LLVMIntEQ,
+                        LLVMBuildAnd(l->b, n, k64(l, d->exit_hot_mask), ""),
+                        k64(l, d->exit_hot_mask), "");
+    bad = LLVMBuildOr(l->b, bad, LLVMBuildICmp(l->b, LLVMIntEQ, l->from_tb,
+                                               k64(l, 0), ""), "");
+    LLVMBuildCondBr(l->b, bad, slow, has);
+    LLVMPositionBuilderAtEnd(l->b, has);
+    tb = LLVMBuildLoad2(l->b, l->ptr,
+                        LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->tb), l->ptr),
+                        "chained");
+    LLVMSetOrdering(tb, LLVMAtomicOrderingAcquire);
+    LLVMSetAlignment(tb, 8);
+    LLVMBuildCondBr(l->b, LLVMBuildIsNull(l->b, tb, ""), slow, ok);
+    LLVMPositionBuilderAtEnd(l->b, ok);
+    off = k64(l, d->tb_cflags_ofs);
+    cf = LLVMBuildLoad2(l->b, l->i32, LLVMBuildGEP2(l->b, l->i8, tb, &off, 1, ""),
+                        "cflags");
+    LLVMSetOrdering(cf, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(cf, 4);
+    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntNE,
+                                        LLVMBuildAnd(l->b, cf,
+                                                     kty(l->i32, d->tb_invalid),
+                                                     ""),
+                                        kty(l->i32, 0), ""), slow, go);
+    LLVMPositionBuilderAtEnd(l->b, go);
+    st = LLVMBuildStore(l->b, LLVMBuildAdd(l->b, n, k64(l, 1), ""), ep);
+    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(st, 8);
+    off = k64(l, d->tb_code_ofs);
+    code = LLVMBuildLoad2(l->b, l->i64,
+                          LLVMBuildGEP2(l->b, l->i8, tb, &off, 1, ""), "code");
+    LLVMBuildRet(l->b, code);
+    LLVMPositionBuilderAtEnd(l->b, slow);
+}
+
+/*
  * Leave the trace after TB @l->tbi, guest state exact in env.
  *
  * goto_tb n (@how = n >= 0): if the exit is linked to a compiled trace
@@ -648,6 +709,7 @@ static void exit_trace(Lower *l, int how)
         LLVMSetTailCallKind(r, LLVMTailCallKindMustTail);
         LLVMBuildRet(l->b, r);
         LLVMPositionBuilderAtEnd(l->b, no);
+        chain_tb(l, sp);
     }
     {
         /* the rest is out of line: counting, lookup, linking, the loop */

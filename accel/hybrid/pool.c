@@ -67,7 +67,7 @@ static HybridCodeRefs code_refs(HybridTrace *t)
 {
     return (HybridCodeRefs) {
         .valid = &t->valid, .entries = &t->entries,
-        .owner = t, .links = t->links,
+        .owner = t, .links = t->links, .exits = t->exits,
     };
 }
 

@@ -98,6 +98,15 @@ typedef struct HybridTargetDesc {
     int32_t tlb_fast_offset;
     uint8_t tlb_entry_bits, page_bits;
     uint8_t tlb_read_ofs, tlb_write_ofs, tlb_addend_ofs;
+    /*
+     * Chaining to TCG's TBs (HybridExitSlot.tb): offsets of a
+     * TranslationBlock's cflags and host code pointer, the cflags bit of
+     * an invalidated TB; and the exits (per trace TB) of which every
+     * one in @exit_hot_mask + 1 must still go to trace_exit (hot exits).
+     */
+    int32_t tb_cflags_ofs, tb_code_ofs;
+    uint32_t tb_invalid;
+    uint64_t exit_hot_mask;
 } HybridTargetDesc;
 
 /* How a trace is left (HybridTargetDesc.trace_exit). */

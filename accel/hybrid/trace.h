@@ -83,6 +83,12 @@ typedef struct HybridExitSlot {
     HybridTraceCodeFn fn;
     uint64_t pc;
     HybridTrace *target;    /* table lock */
+    /*
+     * Not linked to a trace: TCG's TB for the exit's target (a
+     * TranslationBlock, qatomic; set by the target's trace_exit), which
+     * the trace jumps to directly while it is valid, as TCG chains TBs.
+     */
+    const void *tb;
 } HybridExitSlot;
 
 /* The link slot of goto_tb exit @n of TB @i of a trace. */

@@ -47,4 +47,7 @@ for opts, smp in (('threads=0', 1), ('threads=2', 2)):
          '\n'.join(diff) or '%d vs %d lines' % (len(got), len(want)))
     t.ok(c.get('installed', 0) > 0 and seen,
          '%s -smp %d: compiled user traces were entered' % (opts, smp), c)
+    t.ok(done and not c.get('unsupported-ops'),
+         '%s -smp %d: no TCG op or helper kept a trace from being compiled'
+         % (opts, smp), str(c.get('unsupported-ops')))
 t.done()
