@@ -32,7 +32,9 @@
     X(LLVM,           "llvm",                                               \
       "LLVM failed to verify, optimise or compile the trace")              \
     X(QUEUE_FULL,     "queue-full",                                         \
-      "the optimizer queue was full and this trace was the coldest")
+      "the optimizer queue was full and this trace was the coldest")     \
+    X(COLD,           "cold",                                               \
+      "the trace's head cooled down while it waited for an optimizer")
 
 typedef enum HybridAbort {
 #define HYBRID_ABORT_ENUM(id, name, text) HYBRID_ABORT_##id,

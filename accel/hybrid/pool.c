@@ -197,24 +197,36 @@ static void compile(Job *j, bool on_vcpu)
  * time in is compiled before the many lukewarm traces a busy kernel
  * forms meanwhile (timer and interrupt paths: entered a few hundred
  * times a second, with 16-TB traces that cost the most to compile).
+ * Jobs that have cooled below HYBRID_HEAT_COLD are moved to @cold, to
+ * be dropped: their phase of the guest is over (boot code run a few
+ * dozen times in a burst), and compiling them only took an optimizer
+ * thread's time and a core's cache from the vCPUs.
  */
-static Job *pop_hottest(void)
+static Job *pop_hottest(GQueue *cold)
 {
     int64_t now = get_clock();
-    GList *best = NULL;
+    GList *best = NULL, *next;
     uint64_t most = 0;
     Job *j;
 
-    for (GList *e = pool.queue.head; e; e = e->next) {
+    for (GList *e = pool.queue.head; e; e = next) {
         uint64_t h;
 
+        next = e->next;
         j = e->data;
         h = hybrid_heat_now(j->heat, now - j->queued);
-
+        if (h < HYBRID_HEAT_COLD) {
+            g_queue_delete_link(&pool.queue, e);
+            g_queue_push_tail(cold, j);
+            continue;
+        }
         if (!best || h > most) {
             most = h;
             best = e;
         }
+    }
+    if (!best) {
+        return NULL;
     }
     j = best->data;
     g_queue_delete_link(&pool.queue, best);
@@ -237,6 +249,7 @@ static void *worker(void *arg)
         /* nothing to do */
     }
     for (;;) {
+        GQueue cold = G_QUEUE_INIT;
         Job *j;
 
         qemu_mutex_lock(&pool.lock);
@@ -247,10 +260,19 @@ static void *worker(void *arg)
             qemu_mutex_unlock(&pool.lock);
             return NULL;
         }
-        j = pop_hottest();
+        j = pop_hottest(&cold);
         qemu_mutex_unlock(&pool.lock);
-        compile(j, false);
-        job_free(j);
+        while (!g_queue_is_empty(&cold)) {
+            Job *c = g_queue_pop_head(&cold);
+
+            hybrid_count_abort(HYBRID_ABORT_COLD);
+            hybrid_table_install(c->trace, NULL, NULL, 0, 0);
+            job_free(c);
+        }
+        if (j) {
+            compile(j, false);
+            job_free(j);
+        }
     }
 }
 
