@@ -96,9 +96,10 @@ typedef struct Lower {
  * where something may look at it: before every call that may read
  * globals or fault (helpers as TCG's own flags say, the edge check),
  * before every guest memory access (in line, as TCG does), when leaving
- * the trace, and env is read back after a call that may write them. The pc and insn state fields stay in env (the
- * lowering writes them directly, exact_state()). An env ld/st op that
- * overlaps a mapped global is a sync point too.
+ * the trace, and env is read back after a call that may write them. The
+ * pc and insn state fields stay in env (the lowering writes them
+ * directly, exact_state()). An env ld/st op that overlaps a mapped
+ * global is a sync point too.
  */
 typedef struct GSlot {
     int64_t off;
@@ -571,17 +572,34 @@ static LLVMBasicBlockRef label_bb(Lower *l, uint64_t id)
  * counters, which are statistics (an increment lost to a race does not
  * matter) and must cost next to nothing.
  */
+/* An atomic load of @t (an integer or a pointer, naturally aligned). */
+static LLVMValueRef load_atomic(Lower *l, LLVMTypeRef t, LLVMValueRef p,
+                                LLVMAtomicOrdering o, const char *name)
+{
+    LLVMValueRef v = LLVMBuildLoad2(l->b, t, p, name);
+
+    LLVMSetOrdering(v, o);
+    LLVMSetAlignment(v, LLVMGetTypeKind(t) == LLVMIntegerTypeKind
+                        ? LLVMGetIntTypeWidth(t) / 8 : sizeof(void *));
+    return v;
+}
+
+/* A relaxed (monotonic) store of the i64 @v to *@p. */
+static void store_relaxed64(Lower *l, LLVMValueRef v, LLVMValueRef p)
+{
+    LLVMValueRef st = LLVMBuildStore(l->b, v, p);
+
+    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(st, 8);
+}
+
 static void count(Lower *l, uint64_t *counter)
 {
     LLVMValueRef p = LLVMConstIntToPtr(k64(l, (uintptr_t)counter), l->ptr);
-    LLVMValueRef old = LLVMBuildLoad2(l->b, l->i64, p, "");
-    LLVMValueRef st;
+    LLVMValueRef old = load_atomic(l, l->i64, p, LLVMAtomicOrderingMonotonic,
+                                   "");
 
-    LLVMSetOrdering(old, LLVMAtomicOrderingMonotonic);
-    LLVMSetAlignment(old, 8);
-    st = LLVMBuildStore(l->b, LLVMBuildAdd(l->b, old, k64(l, 1), ""), p);
-    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
-    LLVMSetAlignment(st, 8);
+    store_relaxed64(l, LLVMBuildAdd(l->b, old, k64(l, 1), ""), p);
 }
 
 /*
@@ -620,11 +638,9 @@ static void chain_tb(Lower *l, HybridExitSlot *sp)
                                                          "chain_jump");
     LLVMValueRef ep = LLVMConstIntToPtr(k64(l, (uintptr_t)&l->refs->exits[l->tbi]),
                                         l->ptr);
-    LLVMValueRef n, bad, tb, cf, code, st, off;
+    LLVMValueRef n, bad, tb, cf, code, off;
 
-    n = LLVMBuildLoad2(l->b, l->i64, ep, "exits");
-    LLVMSetOrdering(n, LLVMAtomicOrderingMonotonic);
-    LLVMSetAlignment(n, 8);
+    n = load_atomic(l, l->i64, ep, LLVMAtomicOrderingMonotonic, "exits");
     bad = LLVMBuildICmp(l->b, LLVMIntEQ,
                         LLVMBuildAnd(l->b, n, k64(l, d->exit_hot_mask), ""),
                         k64(l, d->exit_hot_mask), "");
@@ -632,27 +648,21 @@ static void chain_tb(Lower *l, HybridExitSlot *sp)
                                                k64(l, 0), ""), "");
     LLVMBuildCondBr(l->b, bad, slow, has);
     LLVMPositionBuilderAtEnd(l->b, has);
-    tb = LLVMBuildLoad2(l->b, l->ptr,
-                        LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->tb), l->ptr),
-                        "chained");
-    LLVMSetOrdering(tb, LLVMAtomicOrderingAcquire);
-    LLVMSetAlignment(tb, 8);
+    tb = load_atomic(l, l->ptr,
+                     LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->tb), l->ptr),
+                     LLVMAtomicOrderingAcquire, "chained");
     LLVMBuildCondBr(l->b, LLVMBuildIsNull(l->b, tb, ""), slow, ok);
     LLVMPositionBuilderAtEnd(l->b, ok);
     off = k64(l, d->tb_cflags_ofs);
-    cf = LLVMBuildLoad2(l->b, l->i32, LLVMBuildGEP2(l->b, l->i8, tb, &off, 1, ""),
-                        "cflags");
-    LLVMSetOrdering(cf, LLVMAtomicOrderingMonotonic);
-    LLVMSetAlignment(cf, 4);
+    cf = load_atomic(l, l->i32, LLVMBuildGEP2(l->b, l->i8, tb, &off, 1, ""),
+                     LLVMAtomicOrderingMonotonic, "cflags");
     LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntNE,
                                         LLVMBuildAnd(l->b, cf,
                                                      kty(l->i32, d->tb_invalid),
                                                      ""),
                                         kty(l->i32, 0), ""), slow, go);
     LLVMPositionBuilderAtEnd(l->b, go);
-    st = LLVMBuildStore(l->b, LLVMBuildAdd(l->b, n, k64(l, 1), ""), ep);
-    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
-    LLVMSetAlignment(st, 8);
+    store_relaxed64(l, LLVMBuildAdd(l->b, n, k64(l, 1), ""), ep);
     off = k64(l, d->tb_code_ofs);
     code = LLVMBuildLoad2(l->b, l->i64,
                           LLVMBuildGEP2(l->b, l->i8, tb, &off, 1, ""), "code");
@@ -688,11 +698,9 @@ static void exit_trace(Lower *l, int how)
         LLVMValueRef args[] = { l->env, l->from_tb };
         LLVMValueRef r;
 
-        fn = LLVMBuildLoad2(l->b, l->ptr,
-                            LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->fn),
-                                              l->ptr), "linkfn");
-        LLVMSetOrdering(fn, LLVMAtomicOrderingAcquire);
-        LLVMSetAlignment(fn, 8);
+        fn = load_atomic(l, l->ptr,
+                         LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->fn), l->ptr),
+                         LLVMAtomicOrderingAcquire, "linkfn");
         LLVMBuildCondBr(l->b, LLVMBuildIsNotNull(l->b, fn, ""), linked, no);
         LLVMPositionBuilderAtEnd(l->b, linked);
         spc = LLVMBuildLoad2(l->b, l->i64,

@@ -38,7 +38,7 @@ enum {
 /*
  * Below this heat (entries per second, after decay) a queued job is
  * dropped, not compiled. Measured (make bench, 2 cores): 500, 2000 and
- * 5000 all took the shell loop from 1.13-1.17x TCG's time to 1.02-1.08x,
+ * 5000 all took the shell loop from 1.10-1.17x TCG's time to 1.02-1.11x,
  * boot and the hot loop unchanged; 2000 is the middle.
  */
 #define HYBRID_HEAT_COLD 2000
