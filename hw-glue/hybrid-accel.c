@@ -69,6 +69,7 @@ static void tb_desc(HybridTBDesc *d, const TranslationBlock *tb, vaddr pc)
     d->special = (cf & (CF_SINGLE_STEP | CF_USE_ICOUNT | CF_BP_PAGE |
                         CF_MEMI_ONLY | CF_NOIRQ | CF_COUNT_MASK)) != 0;
     d->recording_variant = (cf & CF_NO_GOTO_TB) && (cf & CF_NO_GOTO_PTR);
+    d->pcrel = cf & CF_PCREL;
 }
 
 static bool hybrid_tb_valid(const void *tb)
@@ -86,10 +87,13 @@ static uint64_t x86_state_pc(const HybridSnapTB *tb, uint64_t pc)
 }
 
 /*
- * Called by trace code at an edge TCG would take through goto_ptr: may
- * the trace go on into its TB with key (@pc, @cs_base, @flags, @phys*)?
- * Same checks as TCG's TB lookup: CPU state gives the same pc and flags,
- * and the MMU still maps the code to the same guest RAM.
+ * Called by trace code at an edge TCG would take through goto_ptr, or
+ * into a TB that spans two pages: may the trace go on into its TB with
+ * key (@pc, @cs_base, @flags, @phys*)? TCG's TB lookup, for PC-relative
+ * TBs: the CPU state gives the same cs_base and flags, and the MMU maps
+ * the current pc (and the TB's second page) to the TB's guest RAM. The
+ * virtual pc itself may differ from the recorded @pc: one TB serves
+ * every virtual alias of its code, and so does a trace.
  */
 static bool x86_edge_ok(void *envp, uint64_t pc, uint64_t cs_base,
                         uint32_t flags, int64_t phys0, int64_t phys1)
@@ -100,15 +104,16 @@ static bool x86_edge_ok(void *envp, uint64_t pc, uint64_t cs_base,
     uint32_t cur_flags;
 
     cpu_get_tb_cpu_state(env, &cur_pc, &cur_cs_base, &cur_flags);
-    if (cur_pc != pc || cur_cs_base != cs_base || cur_flags != flags) {
+    if (cur_cs_base != cs_base || cur_flags != flags ||
+        ((cur_pc ^ pc) & ~TARGET_PAGE_MASK)) {
         return false;
     }
-    if (get_page_addr_code(env, pc) != phys0) {
+    if (get_page_addr_code(env, cur_pc) != phys0) {
         return false;
     }
     return phys1 == -1 ||
-           get_page_addr_code(env, (pc & TARGET_PAGE_MASK) + TARGET_PAGE_SIZE)
-           == (phys1 & TARGET_PAGE_MASK);
+           get_page_addr_code(env, (cur_pc & TARGET_PAGE_MASK) +
+                              TARGET_PAGE_SIZE) == (phys1 & TARGET_PAGE_MASK);
 }
 
 uint8_t hybrid_trace_exited[HYBRID_MAX_VCPUS];
@@ -134,7 +139,7 @@ static bool region_candidate(HybridTrace *t, unsigned i, HybridTrace *u)
         qatomic_read(&t->replaced_by)) {
         return false;
     }
-    n = hybrid_trace_path_to(u, t->tbs[0].key.pc);
+    n = hybrid_trace_path_to(u, &t->tbs[0].key);
     return n && t->ntbs + n <= hybrid_params.region_max_tbs;
 }
 
@@ -291,7 +296,13 @@ static void export_trace(CPUState *cpu, const HybridTrace *t,
     g_file_set_contents(path, ir, -1, NULL);
 }
 
-static void snapshot_and_submit(CPUState *cpu, HybridTrace *t,
+/*
+ * Snapshot trace @t (claimed: a reference held) and queue it for
+ * compiling. Returns false when the snapshot's translation flushed the
+ * code cache: the caller drops its reference and leaves for the
+ * execution loop (cpu_loop_exit), as tb_gen_code() itself would.
+ */
+static bool snapshot_and_submit(CPUState *cpu, HybridTrace *t,
                                 uint64_t heat)
 {
     HybridSnapshot *s;
@@ -299,31 +310,41 @@ static void snapshot_and_submit(CPUState *cpu, HybridTrace *t,
 
     if (!(t->tbs[0].key.cflags & CF_PCREL)) {
         s = NULL;
-        why = HYBRID_ABORT_SPECIAL_TB;
+        why = HYBRID_ABORT_NOT_PCREL;
     } else {
         s = hybrid_snapshot_make(cpu, t, &why);
     }
     if (!s) {
         hybrid_count_abort(why);
         hybrid_table_install(t, NULL, NULL, 0, 0);
-        return;
+        return why != HYBRID_ABORT_FLUSH;
     }
     export_trace(cpu, t, s);
     hybrid_pool_submit(t, s, heat);
+    return true;
 }
 
-/* Trace @id is hot enough to compile; @opaque's vCPU is at its head. */
+/*
+ * Trace @id is hot enough to compile; @opaque's vCPU is at its head (or,
+ * for a region, at a trace its path links to). May leave through
+ * cpu_loop_exit() (see snapshot_and_submit()): callers call it last.
+ */
 static void hybrid_trace_promote(void *opaque, uint64_t id, uint64_t heat)
 {
+    CPUState *cpu = opaque;
     HybridTrace *t;
+    bool ok;
 
     if (!hybrid_tier_on) {
         return;
     }
     t = hybrid_table_claim(id);
     if (t) {
-        snapshot_and_submit(opaque, t, heat);
+        ok = snapshot_and_submit(cpu, t, heat);
         hybrid_trace_unref(t);
+        if (!ok) {
+            cpu_loop_exit(cpu);
+        }
     }
 }
 

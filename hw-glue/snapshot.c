@@ -20,6 +20,7 @@
 #include "tcg/helper-info.h"
 #include "accel/tcg/internal-common.h"
 #include "exec/page-protection.h"
+#include "cpu.h"
 #include "hybrid-glue.h"
 
 /* The TB the next translation on this thread must be copied into. */
@@ -189,22 +190,140 @@ static bool code_mapped(CPUState *cpu, vaddr pc, int64_t phys)
            qemu_ram_addr_from_host(host) == phys;
 }
 
+/* Is TB @k's code (both its pages) at virtual address @pc now? */
+static bool tb_code_at(CPUState *cpu, const HybridTBDesc *k, vaddr pc)
+{
+    return code_mapped(cpu, pc, k->phys0) &&
+           (k->phys1 == -1 ||
+            code_mapped(cpu, (pc & TARGET_PAGE_MASK) + TARGET_PAGE_SIZE,
+                        k->phys1 & TARGET_PAGE_MASK));
+}
+
+/*
+ * A virtual address of TB @k's code in the vCPU's address space now. The
+ * trace may have been recorded in another address space (another process
+ * mapping the same code elsewhere: ASLR), so try the recorded address
+ * moved as far as the TB the vCPU is at moved (@delta), then the recorded
+ * one. The ops of a PC-relative TB are the same at every alias.
+ */
+static bool tb_code_va(CPUState *cpu, const HybridTBDesc *k, uint64_t delta,
+                       vaddr *pc)
+{
+    if (delta && tb_code_at(cpu, k, k->pc + delta)) {
+        *pc = k->pc + delta;
+        return true;
+    }
+    *pc = k->pc;
+    return tb_code_at(cpu, k, k->pc);
+}
+
+/*
+ * How far the trace's code moved since it was recorded: the vCPU is at
+ * one of its TBs (the head, or for a region, a trace it links to), at a
+ * virtual address that may differ from the recorded one.
+ */
+static uint64_t trace_delta(CPUState *cpu, const HybridTrace *t)
+{
+    vaddr pc;
+    uint64_t cs_base;
+    uint32_t flags;
+
+    cpu_get_tb_cpu_state(cpu_env(cpu), &pc, &cs_base, &flags);
+    for (unsigned i = 0; i < t->ntbs; i++) {
+        const HybridTBDesc *k = &t->tbs[i].key;
+
+        if (((k->pc ^ pc) & ~TARGET_PAGE_MASK) == 0 &&
+            code_mapped(cpu, pc, k->phys0)) {
+            return pc - k->pc;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The translator reads part of the state a TB's flags stand for from env
+ * rather than from the flags (x86: the MMU index, from CPL, LMA, SMAP and
+ * EFLAGS.AC), since TCG translates a TB for the state the vCPU is in. A
+ * snapshot translates each TB of a trace, which need not be the state
+ * the vCPU is in now (a kernel trace with stac/clac, say): env is made to
+ * match each TB's flags for its translation, and put back afterwards.
+ */
+#define X86_TB_EFLAGS (IOPL_MASK | TF_MASK | RF_MASK | VM_MASK | AC_MASK)
+
+static void state_for_flags(CPUX86State *env, uint32_t flags)
+{
+    env->hflags = flags & ~X86_TB_EFLAGS;
+    env->eflags = (env->eflags & ~X86_TB_EFLAGS) | (flags & X86_TB_EFLAGS);
+}
+
+/*
+ * Translate @k at @pc for the snapshot. tb_gen_code() may leave through
+ * cpu_loop_exit(): when the code buffer is full it flushes it (at once,
+ * outside MTTCG) and asks the execution loop to start over, or a code
+ * fetch faults. Either way env's flags are put back and the capture
+ * dropped here; a flush is passed on (*why = flush): the caller tidies
+ * up, then leaves the way TCG does, since the TB the execution loop was
+ * about to run may be gone.
+ */
+static TranslationBlock *snapshot_tb(CPUState *cpu, const HybridTBDesc *k,
+                                     vaddr pc, HybridSnapTB *st,
+                                     HybridAbort *why)
+{
+    CPUX86State *env = cpu_env(cpu);
+    const uint32_t hflags = env->hflags;
+    const target_ulong eflags = env->eflags;
+    TranslationBlock *volatile tb = NULL;
+    sigjmp_buf outer;
+
+    memcpy(&outer, &cpu->jmp_env, sizeof(outer));
+    if (sigsetjmp(cpu->jmp_env, 0) == 0) {
+        state_for_flags(env, k->flags);
+        capture_into = st;
+        mmap_lock();
+        tb = tb_gen_code(cpu, pc, k->cs_base, k->flags, k->cflags);
+        mmap_unlock();
+    } else {
+        /* tb_gen_code() unlocked mmap_lock (a no-op in system mode) */
+        *why = cpu->exception_index == EXCP_INTERRUPT ? HYBRID_ABORT_FLUSH
+                                                      : HYBRID_ABORT_SNAPSHOT;
+        if (*why == HYBRID_ABORT_SNAPSHOT) {
+            cpu->exception_index = -1;  /* no fault the guest caused */
+        }
+    }
+    capture_into = NULL;
+    env->hflags = hflags;
+    env->eflags = eflags;
+    memcpy(&cpu->jmp_env, &outer, sizeof(outer));
+    return tb;
+}
+
 HybridSnapshot *hybrid_snapshot_make(CPUState *cpu, const HybridTrace *t,
                                      HybridAbort *why)
 {
     HybridSnapshot *s = g_new0(HybridSnapshot, 1);
+    uint64_t delta = trace_delta(cpu, t);
 
     s->trace_id = t->id;
     s->loop = t->end == HYBRID_END_LOOP;
     s->ntbs = t->ntbs;
     s->tbs = g_new0(HybridSnapTB, t->ntbs);
     s->target = &hybrid_target_desc;
+    *why = HYBRID_ABORT_SNAPSHOT;
     for (unsigned i = 0; i < t->ntbs; i++) {
         const HybridTBDesc *k = &t->tbs[i].key;
         HybridSnapTB *st = &s->tbs[i];
         TranslationBlock *tb;
+        vaddr pc;
 
-        st->pc = k->pc;
+        /*
+         * The code must be mapped where it is translated, for the vCPU's
+         * current privilege level: checked without faulting, since a
+         * fault here would be one the guest never caused.
+         */
+        if (!tb_code_va(cpu, k, delta, &pc)) {
+            goto fail;
+        }
+        st->pc = pc;
         st->cs_base = k->cs_base;
         st->flags = k->flags;
         st->cflags = k->cflags;
@@ -214,39 +333,21 @@ HybridSnapshot *hybrid_snapshot_make(CPUState *cpu, const HybridTrace *t,
         st->nsucc = t->tbs[i].nsucc;
         st->succ[0] = t->tbs[i].succ[0];
         st->succ[1] = t->tbs[i].succ[1];
-
-        /*
-         * The code must still be where it was recorded, for the vCPU's
-         * current privilege level: checked without faulting, since a
-         * fault here would be one the guest never caused.
-         */
-        if (!code_mapped(cpu, k->pc, k->phys0) ||
-            (k->phys1 != -1 &&
-             !code_mapped(cpu, (k->pc & TARGET_PAGE_MASK) + TARGET_PAGE_SIZE,
-                          k->phys1 & TARGET_PAGE_MASK))) {
-            *why = HYBRID_ABORT_SNAPSHOT;
-            goto fail;
-        }
-        capture_into = st;
-        mmap_lock();
-        tb = tb_gen_code(cpu, k->pc, k->cs_base, k->flags, k->cflags);
-        mmap_unlock();
-        capture_into = NULL;
-        if (!st->ops || tb_page_addr0(tb) != k->phys0) {
-            *why = HYBRID_ABORT_SNAPSHOT;
+        tb = snapshot_tb(cpu, k, pc, st, why);
+        if (!tb || !st->ops || tb_page_addr0(tb) != k->phys0) {
             goto fail;
         }
         if (qemu_loglevel_mask(LOG_HYBRID)) {
             /* for the log: the guest code, read as the debugger would */
             st->code_size = tb->size;
             st->code = g_malloc0(tb->size);
-            cpu_memory_rw_debug(cpu, k->pc, st->code, tb->size, false);
+            cpu_memory_rw_debug(cpu, pc, st->code, tb->size, false);
         }
     }
+    *why = HYBRID_ABORT__MAX;
     return s;
 
 fail:
-    capture_into = NULL;
     hybrid_snapshot_free(s);
     return NULL;
 }

@@ -69,7 +69,15 @@ typedef struct Lower {
     LLVMValueRef *slot;             /* [ntemps] allocas of local temps */
     LLVMBasicBlockRef *label;       /* [nlabels] */
     bool have_insn;
-    uint64_t insn_pc;               /* exact linear pc of the insn */
+    uint64_t insn_pc;               /* linear pc of the insn, as recorded */
+    /*
+     * The pc field on entry to the TB, at run time. A trace assumes
+     * nothing of the virtual address it runs at (x86 system TBs are
+     * PC-relative: one TB serves every virtual alias of its code, and so
+     * does the trace entered through it): exact pcs are this plus the
+     * insn's offset in the TB.
+     */
+    LLVMValueRef tb_pc;
     int64_t insn_state;             /* insn_start word 1 */
     /* the translator itself wrote the pc / insn state in this insn */
     bool pc_written, state_written;
@@ -838,7 +846,10 @@ static Saved exact_state(Lower *l)
      */
     if (!l->pc_written) {
         sv.pc = LLVMBuildLoad2(l->b, pt, env_ptr(l, d->pc_offset), "");
-        sv.pc_exact = kty(pt, d->state_pc(l->tb, l->insn_pc));
+        sv.pc_exact = LLVMBuildAdd(l->b, l->tb_pc,
+                                   kty(pt, d->state_pc(l->tb, l->insn_pc) -
+                                       d->state_pc(l->tb, l->tb->pc)),
+                                   "pc_exact");
         LLVMBuildStore(l->b, sv.pc_exact, env_ptr(l, d->pc_offset));
     }
     if (d->insn_state_offset >= 0 && !l->state_written &&
@@ -903,11 +914,35 @@ static LLVMValueRef valid_now(Lower *l)
 }
 
 /*
+ * Can the edge from @cur to @n be checked by the pc's page offset alone?
+ * Only a direct jump (goto_tb), which TCG emits only to the virtual page
+ * its TB starts on, into a TB on the same guest physical page with the
+ * same cs_base, flags and cflags (a direct jump changes none of them)
+ * that fits in that page: the trace has checked that page's mapping
+ * (entering @cur), so the same page offset is the same code, whatever
+ * virtual address the page has in this address space. Every other edge
+ * goes through the target's edge_ok (TCG's flags and MMU check, which
+ * also sees a remapped second page: TCG never chains into a TB that
+ * spans two pages, for that reason).
+ */
+static bool same_page_edge(const HybridSnapshot *s, const HybridSnapTB *cur,
+                           const HybridSnapTB *n, bool indirect)
+{
+    uint64_t m = s->target->page_mask;
+
+    return !indirect && n->phys1 == -1 &&
+           (n->phys0 & m) == (cur->phys0 & m) &&
+           (n->pc & ~m) == (n->phys0 & ~m) &&
+           n->cs_base == cur->cs_base && n->flags == cur->flags &&
+           n->cflags == cur->cflags;
+}
+
+/*
  * Leave TB @l->tbi: to a successor TB in the trace (the next TB of its
  * path, the head of a loop, a merged side path) if that is where the
  * guest goes and the trace is still valid, else back to TCG.
  * @indirect: the TB ended with goto_ptr (flags or page may differ).
- * A direct jump stays on the page its TB starts on.
+ * A direct jump stays on the (virtual) page its TB starts on.
  * @how: the exit_trace() kind if the trace is left here.
  */
 static void edge(Lower *l, bool indirect, int how)
@@ -932,13 +967,7 @@ static void edge(Lower *l, bool indirect, int how)
         LLVMValueRef ok;
 
         LLVMPositionBuilderAtEnd(l->b, check);
-        /*
-         * A TB spanning two pages is entered only after checking the
-         * mapping of its second page, even through a direct jump (TCG
-         * never chains to such a TB for the same reason: that mapping
-         * can change).
-         */
-        if (indirect || n->phys1 != -1) {
+        if (!same_page_edge(s, cur, n, indirect)) {
             LLVMTypeRef at[] = { l->ptr, l->i64, l->i64, l->i32, l->i64,
                                  l->i64 };
             LLVMTypeRef fty = LLVMFunctionType(l->i1, at, 6, false);
@@ -949,12 +978,17 @@ static void edge(Lower *l, bool indirect, int how)
             /* the check itself may fault (code fetch): state is exact */
             ok = call_fn(l, fty, d->edge_ok, args, 6);
         } else {
+            /* the same page: the same page offset is the same code */
             LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
             LLVMValueRef pc = LLVMBuildLoad2(l->b, pt,
                                              env_ptr(l, d->pc_offset), "");
+            LLVMValueRef x = LLVMBuildXor(l->b, pc,
+                                          kty(pt, d->state_pc(n, n->pc)), "");
 
-            ok = LLVMBuildICmp(l->b, LLVMIntEQ, pc,
-                               kty(pt, d->state_pc(n, n->pc)), "");
+            ok = LLVMBuildICmp(l->b, LLVMIntEQ,
+                               LLVMBuildAnd(l->b, x, kty(pt, ~d->page_mask),
+                                            ""),
+                               kty(pt, 0), "");
         }
         LLVMBuildCondBr(l->b, ok, l->tb_bb[cur->succ[k]], other);
         check = other;
@@ -2199,6 +2233,14 @@ static bool lower_tb(Lower *l, unsigned i)
     l->dirty = (Dirty) { .plus_in = true };
     l->tb_set[0] = l->tb_set[1] = 0;
     LLVMPositionBuilderAtEnd(l->b, l->tb_bb[i]);
+    {
+        /* exact at a TB boundary, as TCG's PC-relative TBs assume */
+        const HybridTargetDesc *d = l->s->target;
+
+        l->tb_pc = LLVMBuildLoad2(l->b, d->pc_size == 4 ? l->i32 : l->i64,
+                                  env_ptr(l, d->pc_offset), "tb_pc");
+        tbaa(l, l->tb_pc, TBAA_ENV);
+    }
     for (unsigned k = 0; k < l->tb->nops; k++) {
         if (!lower_op(l, &l->tb->ops[k])) {
             break;

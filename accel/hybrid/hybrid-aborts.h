@@ -20,19 +20,21 @@
     X(INVALIDATED,    "tb-invalidated",                                     \
       "a recorded TB was invalidated (code written or unmapped)")          \
     X(FLUSH,          "flush",                                              \
-      "the code cache was flushed while recording")                        \
+      "the code cache was flushed while recording or taking a snapshot")   \
     X(MODE_AT_HEAD,   "mode-at-head",                                       \
       "the first TB after the head changed privilege level")               \
     X(DUPLICATE,      "duplicate",                                          \
       "another vCPU formed a trace at the same head first")                \
     X(SNAPSHOT,       "snapshot",                                           \
       "a TB's code changed or moved before its ops could be copied")       \
+    X(NOT_PCREL,      "not-pcrel",                                          \
+      "the trace's TBs are not PC-relative (only those are compiled)")     \
     X(UNSUPPORTED_OP, "unsupported-op",                                     \
       "the trace has a TCG op or helper the LLVM lowering does not handle")\
     X(LLVM,           "llvm",                                               \
       "LLVM failed to verify, optimise or compile the trace")              \
     X(QUEUE_FULL,     "queue-full",                                         \
-      "the optimizer queue was full and this trace was the coldest")     \
+      "the optimizer queue was full and this trace was the coldest")       \
     X(COLD,           "cold",                                               \
       "the trace's head cooled down while it waited for an optimizer")
 

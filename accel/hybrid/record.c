@@ -146,7 +146,7 @@ static void end_recording(HybridVCPU *v, HybridTraceEnd end)
 static HybridStep record_step(HybridVCPU *v, const HybridTBDesc *tb)
 {
     HybridTraceTB *prev;
-    HybridTraceTB rt = { .key = *tb };
+    HybridTraceTB rt = { .key = *tb, .next_phys = -1 };
 
     if (v->event) {
         abort_recording(v, HYBRID_ABORT_EVENT);
@@ -174,6 +174,7 @@ static HybridStep record_step(HybridVCPU *v, const HybridTBDesc *tb)
     } else {
         prev = &g_array_index(v->rec, HybridTraceTB, v->rec->len - 1);
         prev->next_pc = tb->pc;
+        prev->next_phys = tb->phys0;
         if (tb->user != v->rec_head_desc.user) {
             if (v->rec->len == 1) {
                 /* head, then straight into the other mode: no path */
@@ -267,10 +268,10 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
             /* the first entry started the clock */
             heat = hybrid_heat(h->waits - 1, get_clock() - h->since);
         }
-        if (h->trace_id) {
-            v->promote(v->opaque, h->trace_id, heat);
-        }
         h->state = HYBRID_HEAD_DONE;
+        if (h->trace_id) {
+            v->promote(v->opaque, h->trace_id, heat);   /* may not return */
+        }
         return HYBRID_STEP_RUN;
     }
     if (h->state != HYBRID_HEAD_COUNTING) {

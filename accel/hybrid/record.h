@@ -80,6 +80,9 @@ typedef struct HybridVCPU {
      * formed, and the vCPU is at it now (hw-glue: snapshot, compile).
      * @heat: how fast those entries came (per second; HYBRID_HEAT_MAX
      * for a region or a hot exit), which orders the compile queue.
+     * It may not return (hw-glue leaves for the execution loop when the
+     * snapshot flushed the code cache), so it is called last, with the
+     * recorder's state final.
      */
     void (*promote)(void *opaque, uint64_t id, uint64_t heat);
     void *opaque;

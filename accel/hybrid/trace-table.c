@@ -55,14 +55,21 @@ static guint key_hash(gconstpointer p)
 {
     const HybridTBDesc *d = p;
 
-    return qemu_xxhash6(d->pc, d->phys0, d->flags, d->cflags ^ d->cs_base);
+    return qemu_xxhash6(d->pcrel ? 0 : d->pc, d->phys0, d->flags,
+                        d->cflags ^ d->cs_base);
 }
 
 bool hybrid_tb_same_key(const HybridTBDesc *a, const HybridTBDesc *b)
 {
-    return a->pc == b->pc && a->phys0 == b->phys0 && a->phys1 == b->phys1 &&
+    return (a->pcrel ? b->pcrel : !b->pcrel && a->pc == b->pc) &&
+           a->phys0 == b->phys0 && a->phys1 == b->phys1 &&
            a->cs_base == b->cs_base && a->flags == b->flags &&
            a->cflags == b->cflags;
+}
+
+bool hybrid_tb_next_is(const HybridTraceTB *tb, const HybridTBDesc *k)
+{
+    return tb->next_phys == k->phys0 && (k->pcrel || tb->next_pc == k->pc);
 }
 
 static gboolean key_equal(gconstpointer a, gconstpointer b)
@@ -342,7 +349,7 @@ static uint64_t merge_locked(HybridTrace *t, unsigned from_tb,
 
     if (!t || t->state != HYBRID_TRACE_INSTALLED || t->replaced_by ||
         from_tb >= t->ntbs || t->tbs[from_tb].nsucc >= 2 || !nside ||
-        side[nside - 1].next_pc != t->tbs[0].key.pc) {
+        !hybrid_tb_next_is(&side[nside - 1], &t->tbs[0].key)) {
         return 0;
     }
     /* the side path, up to the first TB the trace has too */
@@ -473,7 +480,7 @@ uint64_t hybrid_table_merge_trace(uint64_t from_id, unsigned from_tb,
     /* @u's path is immutable; its members are checked under the lock */
     qemu_mutex_lock(&table.lock);
     t = g_hash_table_lookup(table.by_id, &from_id);
-    n = t && t != u ? hybrid_trace_path_to(u, t->tbs[0].key.pc) : 0;
+    n = t && t != u ? hybrid_trace_path_to(u, &t->tbs[0].key) : 0;
     if (n) {
         id = merge_locked(t, from_tb, u->tbs, n, max_tbs, tb_valid);
     }
@@ -481,10 +488,10 @@ uint64_t hybrid_table_merge_trace(uint64_t from_id, unsigned from_tb,
     return id;
 }
 
-unsigned hybrid_trace_path_to(const HybridTrace *u, uint64_t pc)
+unsigned hybrid_trace_path_to(const HybridTrace *u, const HybridTBDesc *key)
 {
     for (unsigned k = 0; k < u->path_tbs; k++) {
-        if (u->tbs[k].next_pc == pc) {
+        if (hybrid_tb_next_is(&u->tbs[k], key)) {
             return k + 1;
         }
     }
@@ -655,7 +662,18 @@ bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
         /* code and size are visible before the trace can be found */
         qatomic_store_release(&t->fn, fn);
         qatomic_set(&t->state, HYBRID_TRACE_INSTALLED);
-        qht_insert(&table.installed, t, head_hash(t->head_tb), NULL);
+        /*
+         * One installed trace per head TB: by_head holds one live trace
+         * per head key, and a PC-relative key is its TB's (every alias).
+         */
+        ok = qht_insert(&table.installed, t, head_hash(t->head_tb), NULL);
+        if (!ok) {
+            qatomic_set(&t->fn, NULL);
+            t->code = NULL;
+            t->code_size = 0;
+        }
+    }
+    if (ok) {
         qatomic_inc(&hybrid_installed_count);
         qatomic_inc(&hybrid_stats.installed);
     } else if (t->state != HYBRID_TRACE_INVALIDATED) {

@@ -17,10 +17,16 @@
 #include "qemu/thread.h"
 #include "qemu/rcu.h"
 
-/* What the tier knows of one TB: its key and what tracing needs. */
+/*
+ * What the tier knows of one TB: its key and what tracing needs. A
+ * PC-relative TB (@pcrel; every x86 system TB) is one TB for every
+ * virtual alias of its code, as in TCG's own TB lookup: its key is the
+ * guest physical address, cs_base, flags and cflags, and @pc is only the
+ * virtual address it had where the tier saw it (recording, monitor).
+ */
 typedef struct HybridTBDesc {
     const void *tb;         /* identity; TB memory is not reused before a flush */
-    uint64_t pc;            /* guest virtual pc */
+    uint64_t pc;            /* guest virtual pc (not in a PC-relative key) */
     uint64_t cs_base;
     uint32_t flags;
     uint32_t cflags;        /* without the recorder's no-chaining bits */
@@ -30,6 +36,7 @@ typedef struct HybridTBDesc {
     bool user;              /* CPL 3 (else kernel) */
     bool special;           /* single-step, icount, breakpoint page, I/O: never traced */
     bool recording_variant; /* translated with the recorder's no-chaining cflags */
+    bool pcrel;             /* PC-relative: @pc is not part of the key */
 } HybridTBDesc;
 
 typedef enum HybridTraceState {
@@ -63,6 +70,7 @@ extern const char *const hybrid_trace_end_name[HYBRID_END__MAX];
 typedef struct HybridTraceTB {
     HybridTBDesc key;
     uint64_t next_pc;       /* pc executed after this TB when recorded */
+    int64_t next_phys;      /* ... and its guest physical address (-1 none) */
     uint8_t nsucc;          /* successors in the trace: succ[0..nsucc) */
     uint16_t succ[2];       /* indices into the trace's tbs[] */
 } HybridTraceTB;
@@ -169,6 +177,8 @@ extern void (*hybrid_entry_release)(void *entry);
 extern void (*hybrid_trace_installed)(HybridTrace *t);
 extern void (*hybrid_trace_retired)(HybridTrace *t);
 bool hybrid_tb_same_key(const HybridTBDesc *a, const HybridTBDesc *b);
+/* Was @k the TB executed after @tb when @tb was recorded? */
+bool hybrid_tb_next_is(const HybridTraceTB *tb, const HybridTBDesc *k);
 
 /*
  * The table. Lock rule: one mutex (inside trace-table.c) guards the
@@ -212,8 +222,8 @@ int hybrid_table_insert(HybridTrace *t, bool (*tb_valid)(const void *tb));
 uint64_t hybrid_table_merge_trace(uint64_t from_id, unsigned from_tb,
                                   const HybridTrace *u, unsigned max_tbs,
                                   bool (*tb_valid)(const void *tb));
-/* How many TBs of @u's recorded path lead to @pc (0: it does not go there). */
-unsigned hybrid_trace_path_to(const HybridTrace *u, uint64_t pc);
+/* How many TBs of @u's recorded path lead to @k (0: it does not go there). */
+unsigned hybrid_trace_path_to(const HybridTrace *u, const HybridTBDesc *k);
 uint64_t hybrid_table_merge(uint64_t from_id, unsigned from_tb,
                             const HybridTraceTB *side, unsigned nside,
                             unsigned max_tbs,

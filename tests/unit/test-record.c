@@ -590,10 +590,14 @@ static void test_region_from_linked(void)
 {
     HybridVCPU v;
     HybridTraceTB path[3] = {
-        { .key = desc(50, true, true), .next_pc = 0x1000 + 0x40 * 51 },
-        { .key = desc(51, true, true), .next_pc = 0x1000 + 0x40 * 10 },
-        { .key = desc(52, true, true), .next_pc = 0x1000 + 0x40 * 50 },
+        { .key = desc(50, true, true), .next_pc = 0x1000 + 0x40 * 51,
+          .next_phys = 0x100000 + 0x40 * 51 },
+        { .key = desc(51, true, true), .next_pc = 0x1000 + 0x40 * 10,
+          .next_phys = 0x100000 + 0x40 * 10 },
+        { .key = desc(52, true, true), .next_pc = 0x1000 + 0x40 * 50,
+          .next_phys = 0x100000 + 0x40 * 50 },
     };
+    HybridTBDesc k10 = desc(10, false, true), k99 = desc(99, false, true);
     HybridTrace *b, *r;
     uint64_t a_id, r_id;
     Found f;
@@ -609,8 +613,8 @@ static void test_region_from_linked(void)
     b = hybrid_trace_new(path, 3, &normal[50], HYBRID_END_LOOP, 0);
     g_assert_cmpint(hybrid_table_insert(b, fake_valid), ==, -1);
 
-    g_assert_cmpuint(hybrid_trace_path_to(b, 0x1000 + 0x40 * 10), ==, 2);
-    g_assert_cmpuint(hybrid_trace_path_to(b, 0x1000 + 0x40 * 99), ==, 0);
+    g_assert_cmpuint(hybrid_trace_path_to(b, &k10), ==, 2);
+    g_assert_cmpuint(hybrid_trace_path_to(b, &k99), ==, 0);
     /* not into itself, not beyond region-max-tbs */
     g_assert_cmpuint(hybrid_table_merge_trace(b->id, 0, b, 64, fake_valid),
                      ==, 0);
@@ -625,6 +629,64 @@ static void test_region_from_linked(void)
     g_assert_cmpint(r->tbs[1].succ[1], ==, 2);
     g_assert_cmpint(r->tbs[2].key.pc, ==, 0x1000 + 0x40 * 50);
     g_assert_cmpint(r->tbs[3].succ[0], ==, 0);   /* back to A's head */
+    hybrid_vcpu_destroy(&v);
+}
+
+/*
+ * PC-relative TBs (every x86 system TB) are one TB for every virtual
+ * alias of their code: their keys leave the virtual pc out, so a trace
+ * head is found from any alias (no second trace of the same TB), and a
+ * recorded path leads to a TB by its guest physical address. Non
+ * PC-relative keys keep the pc.
+ */
+static HybridTBDesc alias(HybridTBDesc d, uint64_t delta, bool pcrel)
+{
+    d.pc += delta;
+    d.pcrel = pcrel;
+    return d;
+}
+
+static void test_pcrel_keys(void)
+{
+    HybridVCPU v;
+    HybridTBDesc a = alias(desc(10, false, true), 0, true);
+    HybridTBDesc b = alias(desc(10, false, true), 0x7f0000000000, true);
+    HybridTraceTB path[2] = {
+        { .key = alias(desc(50, true, true), 0x7f0000000000, true),
+          .next_pc = 0x7f0000000000 + 0x1000 + 0x40 * 10,
+          .next_phys = 0x100000 + 0x40 * 10 },
+        { .key = alias(desc(51, true, true), 0x7f0000000000, true) },
+    };
+    HybridTrace *t, *u;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    g_assert_true(hybrid_tb_same_key(&a, &b));
+    g_assert_false(hybrid_tb_same_key(&(HybridTBDesc){ .pc = 1 },
+                                      &(HybridTBDesc){ .pc = 2 }));
+    g_assert_false(hybrid_tb_same_key(&a, &(HybridTBDesc){ .pc = a.pc }));
+
+    /* a trace formed at one alias is the head at every other */
+    t = hybrid_trace_new(&(HybridTraceTB){ .key = a, .next_phys = -1 }, 1,
+                         &normal[10], HYBRID_END_LOOP, 0);
+    g_assert_cmpint(hybrid_table_insert(t, fake_valid), ==, -1);
+    g_assert_cmpuint(hybrid_table_head_id(&b), ==, t->id);
+    g_assert_cmpuint(hybrid_table_head_id(&(HybridTBDesc){ .pc = b.pc }), ==,
+                     0);
+    t = hybrid_trace_new(&(HybridTraceTB){ .key = b, .next_phys = -1 }, 1,
+                         &normal[10], HYBRID_END_LOOP, 0);
+    g_assert_cmpint(hybrid_table_insert(t, fake_valid), ==,
+                    HYBRID_ABORT_DUPLICATE);
+    hybrid_trace_free(t);
+
+    /* a path recorded at another alias leads to the head by its address */
+    u = hybrid_trace_new(path, 2, &normal[50], HYBRID_END_MAX_TBS, 0);
+    g_assert_cmpuint(hybrid_trace_path_to(u, &a), ==, 1);
+    path[0].next_phys = 0x100000 + 0x40 * 11;
+    hybrid_trace_free(u);
+    u = hybrid_trace_new(path, 2, &normal[50], HYBRID_END_MAX_TBS, 0);
+    g_assert_cmpuint(hybrid_trace_path_to(u, &a), ==, 0);
+    hybrid_trace_free(u);
     hybrid_vcpu_destroy(&v);
 }
 
@@ -710,6 +772,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hybrid/record/region", test_region);
     g_test_add_func("/hybrid/record/region-from-linked",
                     test_region_from_linked);
+    g_test_add_func("/hybrid/record/pcrel-keys", test_pcrel_keys);
     g_test_add_func("/hybrid/record/concurrent-vcpus", test_concurrent_vcpus);
     return g_test_run();
 }
