@@ -257,7 +257,10 @@ def wait_trace(qmp, pred, timeout=60):
     deadline = time.time() + timeout
     r = {}
     while time.time() < deadline:
-        r = qmp.cmd('query-hybrid-traces')
+        try:
+            r = qmp.cmd('query-hybrid-traces')
+        except (OSError, EOFError):
+            break           # QEMU is gone
         for tr in r.get('return', {}).get('traces', []):
             if pred(tr):
                 return tr, r
