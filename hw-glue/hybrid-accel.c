@@ -401,6 +401,9 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
     HybridVCPU *v = vcpu_state(cpu);
     HybridTBDesc dt, dl;
 
+    if (!hybrid_params.threads) {
+        hybrid_pool_vcpu_work();    /* threads=0: vCPUs compile */
+    }
     if (unlikely(hybrid_trace_exited[cpu->cpu_index])) {
         /* where a trace left is a NET head (HYBRID_EXIT_*) */
         v->trace_exit = hybrid_trace_exited[cpu->cpu_index];

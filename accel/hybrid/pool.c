@@ -9,8 +9,11 @@
  * queue is full, drops the oldest job). Hottest first (pop_hottest()):
  * by how fast its head was entered, decaying while it waits; the newest
  * of equals, since a trace is submitted when its head has just become
- * hot. With threads=0 the vCPU compiles the trace itself, synchronously
- * (for debugging and tests).
+ * hot. With threads=0 the vCPUs are the optimizer: the same queue, which
+ * a vCPU drains between TBs (hybrid_pool_vcpu_work()), compiling for at
+ * most half of its time, so that queued jobs cool down and are dropped
+ * as they are with an optimizer thread, instead of every boot trace being
+ * compiled on the spot (that made a boot 25 times slower than TCG's).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -42,9 +45,12 @@ static struct {
     QemuMutex lock;
     QemuCond cond;
     GQueue queue;               /* Job, newest first */
+    unsigned queued;            /* its length (written under the lock, qatomic) */
     bool stop;
     unsigned nthreads;
     QemuThread *threads;
+    /* threads=0: no vCPU compiles before this time (ns, qatomic) */
+    int64_t vcpu_next;
 } pool;
 
 uint64_t hybrid_compile_ns_total;
@@ -218,6 +224,7 @@ static Job *pop_hottest(GQueue *cold)
         if (h < HYBRID_HEAT_COLD) {
             g_queue_delete_link(&pool.queue, e);
             g_queue_push_tail(cold, j);
+            qatomic_set(&pool.queued, pool.queued - 1);
             continue;
         }
         if (!best || h > most) {
@@ -230,6 +237,24 @@ static Job *pop_hottest(GQueue *cold)
     }
     j = best->data;
     g_queue_delete_link(&pool.queue, best);
+    qatomic_set(&pool.queued, pool.queued - 1);
+    return j;
+}
+
+/* The next job to compile (NULL: none); the cold ones are dropped. */
+static Job *next_job_locked(void)
+{
+    GQueue cold = G_QUEUE_INIT;
+    Job *j = pop_hottest(&cold);
+
+    qemu_mutex_unlock(&pool.lock);
+    while (!g_queue_is_empty(&cold)) {
+        Job *c = g_queue_pop_head(&cold);
+
+        hybrid_count_abort(HYBRID_ABORT_COLD);
+        hybrid_table_install(c->trace, NULL, NULL, 0, 0);
+        job_free(c);
+    }
     return j;
 }
 
@@ -249,7 +274,6 @@ static void *worker(void *arg)
         /* nothing to do */
     }
     for (;;) {
-        GQueue cold = G_QUEUE_INIT;
         Job *j;
 
         qemu_mutex_lock(&pool.lock);
@@ -260,15 +284,7 @@ static void *worker(void *arg)
             qemu_mutex_unlock(&pool.lock);
             return NULL;
         }
-        j = pop_hottest(&cold);
-        qemu_mutex_unlock(&pool.lock);
-        while (!g_queue_is_empty(&cold)) {
-            Job *c = g_queue_pop_head(&cold);
-
-            hybrid_count_abort(HYBRID_ABORT_COLD);
-            hybrid_table_install(c->trace, NULL, NULL, 0, 0);
-            job_free(c);
-        }
+        j = next_job_locked();
         if (j) {
             compile(j, false);
             job_free(j);
@@ -312,16 +328,12 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat)
     j->snap = s;
     j->heat = heat;
     j->queued = get_clock();
-    if (pool.nthreads == 0) {
-        compile(j, true);
-        job_free(j);
-        return;
-    }
     qemu_mutex_lock(&pool.lock);
     g_queue_push_head(&pool.queue, j);
     if (g_queue_get_length(&pool.queue) > HYBRID_QUEUE_MAX) {
         dropped = g_queue_pop_tail(&pool.queue);
     }
+    qatomic_set(&pool.queued, g_queue_get_length(&pool.queue));
     qemu_cond_signal(&pool.cond);
     qemu_mutex_unlock(&pool.lock);
     if (dropped) {
@@ -333,13 +345,37 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat)
 
 unsigned hybrid_pool_queued(void)
 {
-    unsigned n;
+    return qatomic_read(&pool.queued);
+}
 
-    if (!pool.nthreads) {
-        return 0;
+/*
+ * threads=0, on a vCPU between two TBs: compile the hottest queued job
+ * if this vCPU's turn has come. After a compile that took d, vCPUs
+ * compile again d later at the earliest: at most half of their time
+ * goes to compiles, and jobs wait (and cool) as for an optimizer thread.
+ */
+void hybrid_pool_vcpu_work(void)
+{
+    int64_t t0, t1, next;
+    Job *j;
+
+    if (pool.nthreads || !qatomic_read(&pool.queued)) {
+        return;
+    }
+    t0 = get_clock();
+    next = qatomic_read(&pool.vcpu_next);
+    /* one vCPU at a time */
+    if (t0 < next || qatomic_cmpxchg(&pool.vcpu_next, next, INT64_MAX) != next) {
+        return;
     }
     qemu_mutex_lock(&pool.lock);
-    n = g_queue_get_length(&pool.queue);
-    qemu_mutex_unlock(&pool.lock);
-    return n;
+    j = next_job_locked();
+    if (!j) {
+        qatomic_set(&pool.vcpu_next, next);
+        return;
+    }
+    compile(j, true);
+    job_free(j);
+    t1 = get_clock();
+    qatomic_set(&pool.vcpu_next, t1 + (t1 - t0));
 }

@@ -17,6 +17,8 @@ bool hybrid_pool_start(unsigned nthreads, Error **errp);
  */
 void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat);
 unsigned hybrid_pool_queued(void);
+/* threads=0: a vCPU between TBs may compile a queued job now. */
+void hybrid_pool_vcpu_work(void);
 
 /* Time spent compiling, in all threads / in vCPU threads (ns, qatomic). */
 extern uint64_t hybrid_compile_ns_total;
