@@ -1,6 +1,7 @@
 # hybrid: everything starts here.
 #
 #   make run     set up, build, boot the bundled guest under -accel hybrid
+#                (GUEST=debian: the Debian userland, systemd, -m 2G)
 #   make check   set up, build, run every test (what CI runs)
 #   make build   set up and build only
 #   make bench   tcg vs hybrid on the bundled guest's workloads
@@ -14,12 +15,25 @@ space     := $(subst ,, )
 BUILD     := $(TOP)/build
 QEMU_SRC  := $(BUILD)/qemu-10.0.2
 QEMU_BLD  := $(BUILD)/qemu-build
-GUEST     := $(BUILD)/guest
+GUEST_DIR := $(BUILD)/guest
 QEMU      := $(BUILD)/qemu-system-x86_64
 JOBS      ?= $(shell nproc)
 ACCEL     ?= hybrid
 # extra arguments for `make run`, e.g. RUN_ARGS="-smp 4"
 RUN_ARGS  ?=
+# the guest `make run` boots: busybox (the bundled initramfs) or debian
+# (scripts/build-debian.sh: Debian bookworm with systemd, autologin root
+# shell on the serial console)
+GUEST     ?= busybox
+ifeq ($(GUEST),debian)
+RUN_INITRD := $(GUEST_DIR)/debian/initrd-debian.gz
+RUN_MEM    := 2G
+else ifeq ($(GUEST),busybox)
+RUN_INITRD := $(GUEST_DIR)/initrd.gz
+RUN_MEM    := 1G
+else
+$(error GUEST=$(GUEST): expected busybox or debian)
+endif
 
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 export CCACHE_MAXSIZE ?= 5G
@@ -61,14 +75,15 @@ build: source $(QEMU_BLD)/build.ninja
 	done
 
 guest: source
-	@$(TOP)/scripts/build-tcg-tests.sh $(QEMU_SRC) $(GUEST)/tcg-tests
-	@$(TOP)/scripts/build-guest.sh $(GUEST)
-	@$(TOP)/scripts/build-system-tests.sh $(QEMU_SRC) $(GUEST)/system
+	@$(TOP)/scripts/build-tcg-tests.sh $(QEMU_SRC) $(GUEST_DIR)/tcg-tests
+	@$(TOP)/scripts/build-guest.sh $(GUEST_DIR)
+	@$(TOP)/scripts/build-system-tests.sh $(QEMU_SRC) $(GUEST_DIR)/system
+	@$(TOP)/scripts/build-debian.sh $(GUEST_DIR)/debian
 
 run: build guest
-	$(QEMU) -accel $(ACCEL) -M q35 -nodefaults -m 1G -nographic \
+	$(QEMU) -accel $(ACCEL) -M q35 -nodefaults -m $(RUN_MEM) -nographic \
 		-serial mon:stdio -no-reboot -net none \
-		-kernel $(GUEST)/vmlinuz -initrd $(GUEST)/initrd.gz \
+		-kernel $(GUEST_DIR)/vmlinuz -initrd $(RUN_INITRD) \
 		-append "console=ttyS0 panic=-1 quiet" $(RUN_ARGS)
 
 check: build guest

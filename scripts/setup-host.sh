@@ -7,7 +7,7 @@ set -eu
 BASE_PKGS="make gcc g++ git ninja-build pkg-config flex bison ccache
  python3 python3-venv libglib2.0-dev libfdt-dev libpixman-1-dev libslirp-dev
  zlib1g-dev libsdl2-dev llvm-19-dev clang-19 lld-19 seabios ipxe-qemu
- cpio xz-utils busybox-static curl ca-certificates"
+ cpio xz-utils busybox-static curl ca-certificates mmdebstrap"
 # bookworm's meson (1.0) is too old for QEMU 10; qemu-user gives qemu-loongarch64
 BPO_PKGS="meson python3-pycotap qemu-system-data qemu-user"
 
