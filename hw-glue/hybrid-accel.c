@@ -470,9 +470,11 @@ static void hybrid_cpu_event(CPUState *cpu)
     uint64_t cs_base;
     uint32_t flags;
 
-    hybrid_vcpu_event(vcpu_state(cpu));
+    cpu_get_tb_cpu_state(cpu_env(cpu), &pc, &cs_base, &flags);
+    /* EXCP_INTERRUPT and above: exit requests of the execution loop */
+    hybrid_vcpu_event(vcpu_state(cpu), cpu->exception_index >= 0 &&
+                      cpu->exception_index < EXCP_INTERRUPT, pc, flags);
     if (cpu->exception_index < 0 && hybrid_table_size()) {
-        cpu_get_tb_cpu_state(cpu_env(cpu), &pc, &cs_base, &flags);
         hybrid_table_sample(pc, (flags & HF_CPL_MASK) == 3);
     }
 }

@@ -149,8 +149,12 @@ static HybridStep record_step(HybridVCPU *v, const HybridTBDesc *tb)
     HybridTraceTB rt = { .key = *tb, .next_phys = -1 };
 
     if (v->event) {
-        abort_recording(v, HYBRID_ABORT_EVENT);
-        return HYBRID_STEP_RUN;
+        if (v->event_any || tb->pc != v->event_pc ||
+            tb->flags != v->event_flags) {
+            abort_recording(v, HYBRID_ABORT_EVENT);
+            return HYBRID_STEP_RUN;
+        }
+        v->event = false;       /* the guest went on where it was */
     }
     if (!tb->recording_variant) {
         abort_recording(v, HYBRID_ABORT_LOST);

@@ -61,6 +61,9 @@ typedef struct HybridHead {
 typedef struct HybridVCPU {
     GHashTable *heads;          /* TB identity -> HybridHead */
     bool event;                 /* exception/interrupt/exit since last step */
+    bool event_any;             /* ... a guest exception among them */
+    uint64_t event_pc;          /* where the guest was at the first of them */
+    uint32_t event_flags;
     /* a compiled trace just left to this TB: HYBRID_EXIT_*; which, after which TB */
     uint8_t trace_exit;
     uint64_t exit_trace_id;
@@ -109,11 +112,25 @@ void hybrid_vcpu_destroy(HybridVCPU *v);
 HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
                             const HybridTBDesc *tb);
 
-/* An exception, interrupt or exit request is being handled. */
-static inline void hybrid_vcpu_event(HybridVCPU *v)
+/*
+ * An exception, interrupt or exit request is being handled. A guest
+ * exception (@exception) ends the recorded path. Anything else (the
+ * loop checking for interrupts, an exit request: the tier's own
+ * exclusive work kicks every vCPU) ends it only if the guest is not
+ * where it was (@pc, @flags) when the next TB runs: an interrupt was
+ * delivered. So recordings are not aborted, and heads not blacklisted,
+ * for events the guest never saw.
+ */
+static inline void hybrid_vcpu_event(HybridVCPU *v, bool exception,
+                                     uint64_t pc, uint32_t flags)
 {
-    if (v->recording) {
+    if (v->recording && !v->event) {
         v->event = true;
+        v->event_any = exception;
+        v->event_pc = pc;
+        v->event_flags = flags;
+    } else if (v->recording) {
+        v->event_any |= exception;
     }
 }
 

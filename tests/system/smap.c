@@ -5,8 +5,9 @@
  * after stac is translated for AC set (its flags say so), whatever the
  * CPU's state when a compiled trace's TBs are translated again. Needs
  * -cpu max (SMAP). Prints the loop's address range and a checksum that
- * must match across tiers; a wrong MMU index faults, with no IDT: a
- * triple fault.
+ * must match across tiers, then halts (so that the test can still ask
+ * the monitor about the loop's trace); a wrong MMU index faults, with no
+ * IDT: a triple fault.
  */
 #include <minilib.h>
 
@@ -68,5 +69,7 @@ int main(void)
     ml_printf("smap: func=%lx end=%lx\n", (unsigned long)smap_loop,
               (unsigned long)smap_loop_end);
     ml_printf("smap: result=%lx\n", smap_loop(20000000));
-    return 0;
+    for (;;) {
+        asm volatile("cli; hlt");
+    }
 }

@@ -248,9 +248,35 @@ static void test_aborts_and_blacklist(void)
     hybrid_params.hot = 3;
     hybrid_params.blacklist = 3;
 
-    /* an interrupt while recording */
+    /*
+     * An exit request that left the guest where it was (the tier's own
+     * exclusive work kicks vCPUs): recording goes on.
+     */
     start_recording(&v);
-    hybrid_vcpu_event(&v);
+    hybrid_vcpu_event(&v, false, desc(11, true, true).pc,
+                      desc(11, true, true).flags);
+    g_assert_cmpint(run(&v, -1, 11, true), ==, HYBRID_STEP_RECORD);
+    g_assert_true(v.recording);
+    g_assert_cmpint(aborts(HYBRID_ABORT_EVENT), ==, 0);
+    hybrid_vcpu_flush(&v);
+    memset(hybrid_abort_count, 0, sizeof(hybrid_abort_count));
+    hybrid_stats.aborted = 0;
+
+    /* an interrupt delivered while recording: the guest is elsewhere */
+    start_recording(&v);
+    hybrid_vcpu_event(&v, false, desc(11, true, true).pc,
+                      desc(11, true, true).flags);
+    g_assert_cmpint(run(&v, -1, 40, true), ==, HYBRID_STEP_RUN);
+    g_assert_false(v.recording);
+    g_assert_cmpint(aborts(HYBRID_ABORT_EVENT), ==, 1);
+    hybrid_vcpu_flush(&v);
+    memset(hybrid_abort_count, 0, sizeof(hybrid_abort_count));
+    hybrid_stats.aborted = 0;
+
+    /* a guest exception while recording */
+    start_recording(&v);
+    hybrid_vcpu_event(&v, true, desc(11, true, true).pc,
+                      desc(11, true, true).flags);
     g_assert_cmpint(run(&v, -1, 11, true), ==, HYBRID_STEP_RUN);
     g_assert_false(v.recording);
     g_assert_cmpint(aborts(HYBRID_ABORT_EVENT), ==, 1);
