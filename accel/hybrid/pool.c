@@ -6,7 +6,8 @@
  *                      ─► hybrid_table_install()
  *
  * A vCPU never waits for a compile: submit only queues (and, when the
- * queue is full, drops the oldest job). Hottest first (pop_hottest()):
+ * queue is full, drops the coldest job). A dropped trace goes back to
+ * its head, which promotes it again if it gets hot again. Hottest first (pop_hottest()):
  * by how fast its head was entered, decaying while it waits; the newest
  * of equals, since a trace is submitted when its head has just become
  * hot. With threads=0 the vCPUs are the optimizer: the same queue, which
@@ -241,6 +242,29 @@ static Job *pop_hottest(GQueue *cold)
     return j;
 }
 
+/* The job of least heat now, out of the queue (pool.lock held). */
+static Job *pop_coldest(void)
+{
+    int64_t now = get_clock();
+    GList *worst = NULL;
+    uint64_t least = 0;
+    Job *j;
+
+    for (GList *e = pool.queue.head; e; e = e->next) {
+        uint64_t h;
+
+        j = e->data;
+        h = hybrid_heat_now(j->heat, now - j->queued);
+        if (!worst || h < least) {
+            least = h;
+            worst = e;
+        }
+    }
+    j = worst->data;
+    g_queue_delete_link(&pool.queue, worst);
+    return j;
+}
+
 /* The next job to compile (NULL: none); the cold ones are dropped. */
 static Job *next_job_locked(void)
 {
@@ -252,7 +276,7 @@ static Job *next_job_locked(void)
         Job *c = g_queue_pop_head(&cold);
 
         hybrid_count_abort(HYBRID_ABORT_COLD);
-        hybrid_table_install(c->trace, NULL, NULL, 0, 0);
+        hybrid_table_drop(c->trace);
         job_free(c);
     }
     return j;
@@ -331,14 +355,14 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat)
     qemu_mutex_lock(&pool.lock);
     g_queue_push_head(&pool.queue, j);
     if (g_queue_get_length(&pool.queue) > HYBRID_QUEUE_MAX) {
-        dropped = g_queue_pop_tail(&pool.queue);
+        dropped = pop_coldest();
     }
     qatomic_set(&pool.queued, g_queue_get_length(&pool.queue));
     qemu_cond_signal(&pool.cond);
     qemu_mutex_unlock(&pool.lock);
     if (dropped) {
         hybrid_count_abort(HYBRID_ABORT_QUEUE_FULL);
-        hybrid_table_install(dropped->trace, NULL, NULL, 0, 0);
+        hybrid_table_drop(dropped->trace);
         job_free(dropped);
     }
 }

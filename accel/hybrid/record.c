@@ -245,6 +245,23 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
         h->threshold = hybrid_params.hot;
         g_hash_table_insert(v->heads, (gpointer)tb->tb, h);
     }
+    if (h->state == HYBRID_HEAD_DONE && h->trace_id &&
+        h->epoch != qatomic_read(&hybrid_drop_epoch)) {
+        unsigned drops;
+
+        h->epoch = qatomic_read(&hybrid_drop_epoch);
+        drops = hybrid_table_dropped(h->trace_id);
+        if (drops) {
+            /*
+             * Its compile job was dropped (cold, queue full): promote it
+             * again once it is hot again, waiting twice as long each time.
+             */
+            h->state = HYBRID_HEAD_TRACED;
+            h->waits = 0;
+            h->wait_for = MIN((uint64_t)hybrid_params.jit_hot << drops,
+                              UINT32_MAX);
+        }
+    }
     if (h->state == HYBRID_HEAD_TRACED && !v->promote) {
         h->state = HYBRID_HEAD_DONE;    /* no compiler: TCG chains as usual */
         return HYBRID_STEP_RUN;
@@ -259,13 +276,14 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
          * entry (or from the execution loop when that is not possible).
          */
         uint64_t heat = HYBRID_HEAT_MAX;
+        uint32_t wait_for = h->wait_for ? h->wait_for : hybrid_params.jit_hot;
 
         if (exit_head == HYBRID_EXIT_HOT) {
-            h->waits = MAX(h->waits, hybrid_params.jit_hot - 1);
+            h->waits = MAX(h->waits, wait_for - 1);
         } else if (!h->waits) {
             h->since = get_clock();
         }
-        if (++h->waits < hybrid_params.jit_hot) {
+        if (++h->waits < wait_for) {
             return HYBRID_STEP_NO_CHAIN;
         }
         if (exit_head != HYBRID_EXIT_HOT && h->waits > 1) {
@@ -273,6 +291,7 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
             heat = hybrid_heat(h->waits - 1, get_clock() - h->since);
         }
         h->state = HYBRID_HEAD_DONE;
+        h->epoch = qatomic_read(&hybrid_drop_epoch);
         if (h->trace_id) {
             v->promote(v->opaque, h->trace_id, heat);   /* may not return */
         }

@@ -56,6 +56,8 @@ typedef struct HybridHead {
     uint32_t waits;             /* TRACED: dispatches without entering it */
     int64_t since;              /* TRACED: when the first of them came (ns) */
     uint64_t trace_id;          /* TRACED: the trace formed here, 0 unknown */
+    uint32_t wait_for;          /* TRACED: entries before promoting (0: jit-hot) */
+    unsigned epoch;             /* DONE: hybrid_drop_epoch when promoted */
 } HybridHead;
 
 typedef struct HybridVCPU {

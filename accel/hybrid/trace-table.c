@@ -620,6 +620,36 @@ unsigned hybrid_table_size(void)
     return n;
 }
 
+unsigned hybrid_drop_epoch;
+
+void hybrid_table_drop(HybridTrace *t)
+{
+    qemu_mutex_lock(&table.lock);
+    if (t->state == HYBRID_TRACE_QUEUED || t->state == HYBRID_TRACE_COMPILING) {
+        /* like aborted recordings: after `blacklist` drops, for good */
+        bool again = !t->replaces && ++t->drops < hybrid_params.blacklist;
+
+        qatomic_set(&t->state, again ? HYBRID_TRACE_RECORDED
+                                     : HYBRID_TRACE_FAILED);
+        qatomic_inc(&hybrid_drop_epoch);
+    }
+    qemu_mutex_unlock(&table.lock);
+}
+
+unsigned hybrid_table_dropped(uint64_t id)
+{
+    HybridTrace *t;
+    unsigned n = 0;
+
+    qemu_mutex_lock(&table.lock);
+    t = g_hash_table_lookup(table.by_id, &id);
+    if (t && t->state == HYBRID_TRACE_RECORDED) {
+        n = t->drops;
+    }
+    qemu_mutex_unlock(&table.lock);
+    return n;
+}
+
 void hybrid_table_set_state(HybridTrace *t, HybridTraceState state)
 {
     qemu_mutex_lock(&table.lock);

@@ -126,6 +126,7 @@ struct HybridTrace {
     uint64_t hotness;       /* head executions counted before recording */
     /* written under hybrid_table's lock, read with qatomic_read */
     int state;              /* HybridTraceState */
+    unsigned drops;         /* table lock: compile jobs dropped (cold, full) */
     /*
      * Compiled code: set once, under the table lock, when installed.
      * @valid is read by the code on every edge between TBs; cleared
@@ -248,6 +249,21 @@ void hybrid_table_foreach_hottest(unsigned max,
                                   void *opaque);
 unsigned hybrid_table_size(void);
 
+/*
+ * A compile job of @t was dropped (it cooled down in the queue, or the
+ * queue was full): @t goes back to RECORDED, to be promoted again if its
+ * head gets hot again (hybrid_table_dropped()), up to `blacklist` times;
+ * a region, which has no head of its own, fails. Code cold during boot
+ * may be hot later.
+ */
+void hybrid_table_drop(HybridTrace *t);
+/*
+ * Bumped by every drop (qatomic): heads whose trace was promoted look
+ * their trace up again only when it changed.
+ */
+extern unsigned hybrid_drop_epoch;
+/* How often trace @id was dropped, if it is live and RECORDED; else 0. */
+unsigned hybrid_table_dropped(uint64_t id);
 /* Move a live trace to @state (QUEUED, COMPILING, FAILED). */
 void hybrid_table_set_state(HybridTrace *t, HybridTraceState state);
 /*

@@ -512,6 +512,52 @@ static void test_heat(void)
                                      (int64_t)SCALE_MS), ==, 0);
 }
 
+/*
+ * A compile job dropped (cold in the queue, or the queue full) puts its
+ * trace back to RECORDED: its head promotes it again once it is entered
+ * twice as many times as before, and gives up after `blacklist` drops.
+ * (Code cold during boot can be hot later.)
+ */
+static void test_dropped_job(void)
+{
+    HybridVCPU v;
+    HybridTrace *t;
+    uint64_t id = 0;
+    int entries;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    v.promote = remember_id;
+    v.opaque = &id;
+    hybrid_params.hot = 2;
+    hybrid_params.jit_hot = 4;
+    hybrid_params.blacklist = 3;
+    loop_until_formed(&v, 10, 12, true, 100);
+    for (int drop = 1; drop <= 3; drop++) {
+        for (entries = 0; entries < 1000 && !id; entries++) {
+            run(&v, 12, 10, true);
+        }
+        g_assert_cmpuint(id, !=, 0);
+        /* the first promotion after jit-hot entries, then 2x, 4x */
+        g_assert_cmpint(entries, ==, drop == 1 ? 4 : 4 << (drop - 1));
+        t = hybrid_table_claim(id);
+        g_assert_nonnull(t);
+        g_assert_cmpuint(hybrid_table_dropped(id), ==, 0);   /* queued */
+        hybrid_table_drop(t);
+        g_assert_cmpint(t->state, ==, drop < 3 ? HYBRID_TRACE_RECORDED
+                                               : HYBRID_TRACE_FAILED);
+        g_assert_cmpuint(hybrid_table_dropped(id), ==, drop < 3 ? drop : 0);
+        hybrid_trace_unref(t);
+        id = 0;
+    }
+    /* failed for good: no more promotions */
+    for (entries = 0; entries < 1000 && !id; entries++) {
+        run(&v, 12, 10, true);
+    }
+    g_assert_cmpuint(id, ==, 0);
+    hybrid_vcpu_destroy(&v);
+}
+
 static uint64_t dummy_trace_fn(void *env, uint64_t from_tb)
 {
     return 0;
@@ -795,6 +841,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hybrid/record/flush", test_flush);
     g_test_add_func("/hybrid/record/user-entries", test_user_entries);
     g_test_add_func("/hybrid/record/heat", test_heat);
+    g_test_add_func("/hybrid/record/dropped-job", test_dropped_job);
     g_test_add_func("/hybrid/record/region", test_region);
     g_test_add_func("/hybrid/record/region-from-linked",
                     test_region_from_linked);
