@@ -20,6 +20,9 @@
  * @patched flag and HybridEntry. It is taken after hybrid_table's lock
  * (retirement calls hybrid_entry_retired() under it), never before.
  *
+ * Thunks are written through a writable mapping and run from a separate
+ * executable one (W^X), whatever split-wx says for TCG's own buffer.
+ *
  * Lifetimes: a request holds a reference to its trace. The thunk is freed
  * with the trace, after an RCU grace period, so a vCPU that took the
  * branch just before a restore finishes in valid code (the trace's entry
@@ -39,13 +42,24 @@
 #include "accel/hybrid/trace.h"
 #include "accel/hybrid/hybrid.h"
 
+/*
+ * A thunk's code is written through @rw and run at @rx: two mappings of
+ * the same memory, never one that is both writable and executable
+ * (W^X, as TCG's split-wx code buffer; the RX one near TCG's code, for
+ * near branches).
+ */
+typedef struct ThunkSlot {
+    void *rx;
+    void *rw;
+} ThunkSlot;
+
 typedef struct HybridEntry {
     TcgHostPatchSave save;
     TranslationBlock *tb;   /* the head TB whose entry is patched */
-    void *thunk;            /* executable; rx == rw (our own mapping) */
+    ThunkSlot thunk;
 } HybridEntry;
 
-/* Thunk memory: fixed slots in RWX chunks mapped near TCG's code. */
+/* Thunk memory: fixed slots in chunks mapped near TCG's code. */
 #define THUNK_SLOT  QEMU_ALIGN_UP(TCG_HOST_ENTRY_THUNK_MAX, 64)
 #define THUNK_CHUNK (256 * 1024)
 
@@ -59,37 +73,65 @@ static struct {
     bool work_queued;
     /* TCG's tb_ret_addr, found as tcg-host expects; NULL: do not patch */
     const void *epilogue;
-    GSList *free_slots;
-    uint8_t *chunk;
+    GArray *free_slots;     /* ThunkSlot */
+    ThunkSlot chunk;        /* the chunk being carved, both views */
     size_t chunk_used;
 } entry;
 
-static void *thunk_alloc(void)
+/* A new chunk: a memfd mapped read-execute near TCG's code, and writable. */
+static bool thunk_chunk_new(void)
 {
-    void *p;
+    /* ask for a place right after the code buffer: near branches */
+    uint8_t *hint = (uint8_t *)tcg_ctx->code_gen_buffer +
+                    tcg_ctx->code_gen_buffer_size;
+    int fd = memfd_create("hybrid-thunks", MFD_CLOEXEC);
+    void *rx, *rw;
 
-    if (entry.free_slots) {
-        p = entry.free_slots->data;
-        entry.free_slots = g_slist_delete_link(entry.free_slots,
-                                               entry.free_slots);
-        return p;
+    if (fd < 0 || ftruncate(fd, THUNK_CHUNK)) {
+        goto fail;
     }
-    if (!entry.chunk || entry.chunk_used + THUNK_SLOT > THUNK_CHUNK) {
-        /* ask for a place right after the code buffer: near branches */
-        uint8_t *hint = (uint8_t *)tcg_ctx->code_gen_buffer +
-                        tcg_ctx->code_gen_buffer_size;
+    rx = mmap(hint, THUNK_CHUNK, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    if (rx == MAP_FAILED) {
+        goto fail;
+    }
+    rw = mmap(NULL, THUNK_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (rw == MAP_FAILED) {
+        munmap(rx, THUNK_CHUNK);
+        goto fail;
+    }
+    close(fd);
+    entry.chunk = (ThunkSlot) { rx, rw };   /* chunks are never unmapped */
+    entry.chunk_used = 0;
+    return true;
 
-        p = mmap(hint, THUNK_CHUNK, PROT_READ | PROT_WRITE | PROT_EXEC,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) {
-            return NULL;
-        }
-        entry.chunk = p;        /* chunks are never unmapped */
-        entry.chunk_used = 0;
+fail:
+    if (fd >= 0) {
+        close(fd);
     }
-    p = entry.chunk + entry.chunk_used;
+    return false;
+}
+
+static bool thunk_alloc(ThunkSlot *slot)
+{
+    if (entry.free_slots->len) {
+        *slot = g_array_index(entry.free_slots, ThunkSlot,
+                              entry.free_slots->len - 1);
+        g_array_set_size(entry.free_slots, entry.free_slots->len - 1);
+        return true;
+    }
+    if ((!entry.chunk.rx || entry.chunk_used + THUNK_SLOT > THUNK_CHUNK) &&
+        !thunk_chunk_new()) {
+        return false;
+    }
+    slot->rx = (uint8_t *)entry.chunk.rx + entry.chunk_used;
+    slot->rw = (uint8_t *)entry.chunk.rw + entry.chunk_used;
     entry.chunk_used += THUNK_SLOT;
-    return p;
+    return true;
+}
+
+static void thunk_free_locked(const ThunkSlot *slot)
+{
+    g_array_append_val(entry.free_slots, *slot);
 }
 
 static void entry_free(void *e)
@@ -97,7 +139,7 @@ static void entry_free(void *e)
     HybridEntry *he = e;
 
     qemu_mutex_lock(&entry.lock);
-    entry.free_slots = g_slist_prepend(entry.free_slots, he->thunk);
+    thunk_free_locked(&he->thunk);
     qemu_mutex_unlock(&entry.lock);
     g_free(he);
 }
@@ -138,18 +180,17 @@ static void patch_one(HybridTrace *t)
     }
     he = g_new0(HybridEntry, 1);
     he->tb = tb;
-    he->thunk = thunk_alloc();
-    if (!he->thunk) {
+    if (!thunk_alloc(&he->thunk)) {
         g_free(he);
         qatomic_inc(&hybrid_stats.entry_unpatchable);
         return;
     }
-    n = tcg_host_emit_entry_thunk(he->thunk, he->thunk, fn);
-    tcg_host_flush_icache(he->thunk, n);
+    n = tcg_host_emit_entry_thunk(he->thunk.rx, he->thunk.rw, fn);
+    tcg_host_flush_icache(he->thunk.rx, n);
     if (!tcg_host_patch_jump((void *)tb->tc.ptr,
-                             tcg_splitwx_to_rw(tb->tc.ptr), he->thunk,
+                             tcg_splitwx_to_rw(tb->tc.ptr), he->thunk.rx,
                              &he->save)) {
-        entry.free_slots = g_slist_prepend(entry.free_slots, he->thunk);
+        thunk_free_locked(&he->thunk);
         g_free(he);
         qatomic_inc(&hybrid_stats.entry_unpatchable);
         return;
@@ -252,6 +293,7 @@ void hybrid_entry_init(void)
     entry.patch = g_ptr_array_new();
     entry.restore = g_ptr_array_new();
     entry.patched = g_ptr_array_new();
+    entry.free_slots = g_array_new(false, false, sizeof(ThunkSlot));
     entry.epilogue = tcg_host_tb_ret_addr(tcg_code_gen_epilogue);
     hybrid_entry_release = entry_free;
     hybrid_trace_installed = hybrid_entry_installed;

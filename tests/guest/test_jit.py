@@ -93,6 +93,23 @@ for opts, grow in (('jit=1,threads=0', True),
     t.ok(result(out) == want, '%s: hotloop result equals tcg\'s' % opts,
          '%s vs %s\n%s' % (result(out), want, out[-3000:]))
 
+# W^X: with split-wx=on TCG keeps no memory writable and executable at
+# once, and neither do the tier's entry thunks and compiled code
+g = Guest('hybrid,split-wx=on', run='hotloop')
+started = g.wait_for('hotloop: func=', timeout=240)
+tr, r = wait_trace(g.qmp, lambda tr: tr['patched'] and tr['entries'] > 0,
+                   timeout=60)
+with open('/proc/%d/maps' % g.proc.pid) as f:
+    rwx = [line.strip() for line in f if line.split()[1].startswith('rwx')]
+g.wait_exit(timeout=240)
+out = g.output()
+g.kill()
+t.ok(started and tr and not rwx,
+     'split-wx=on: traces entered through patched heads, no mapping is '
+     'writable and executable', '%s\n%s' % (rwx, r))
+t.ok(result(out) == want, 'split-wx=on: hotloop result equals tcg\'s',
+     '%s vs %s\n%s' % (result(out), want, out[-3000:]))
+
 log = open(logfile, errors='replace').read() if os.path.exists(logfile) else ''
 m = re.search(r'^HYBRID: trace (\d+) \(user\), head 0x4016', log, re.M)
 t.ok(m, '-d hybrid logs the hot loop\'s trace', log[:2000])
