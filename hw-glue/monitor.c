@@ -25,7 +25,6 @@ static HybridCounters *counters_snapshot(void)
     c->compiled = qatomic_read(&hybrid_stats.compiled);
     c->installed = qatomic_read(&hybrid_stats.installed);
     c->invalidated = qatomic_read(&hybrid_stats.invalidated);
-    c->aborted = qatomic_read(&hybrid_stats.aborted);
     c->tbs_translated = qatomic_read(&hybrid_stats.tbs_translated);
     c->tbs_invalidated = qatomic_read(&hybrid_stats.tbs_invalidated);
     c->flushes = qatomic_read(&hybrid_stats.flushes);
@@ -36,6 +35,7 @@ static HybridCounters *counters_snapshot(void)
         a->reason = g_strdup(hybrid_abort_info[i].name);
         a->text = g_strdup(hybrid_abort_info[i].text);
         a->count = qatomic_read(&hybrid_abort_count[i]);
+        c->aborted += a->count;     /* the sum of what is shown, read once */
         QAPI_LIST_PREPEND(c->aborts, a);
     }
     c->unsupported_ops = NULL;
