@@ -66,8 +66,8 @@ typedef struct Lower {
     /* the TB being lowered */
     unsigned tbi;
     const HybridSnapTB *tb;
-    LLVMValueRef *slot;             /* [ntemps] allocas of local temps */
-    LLVMBasicBlockRef *label;       /* [nlabels] */
+    LLVMValueRef *local_slots;      /* [ntemps] allocas of local temps */
+    LLVMBasicBlockRef *labels;      /* [nlabels] */
     bool have_insn;
     uint64_t insn_pc;               /* linear pc of the insn, as recorded */
     /*
@@ -87,7 +87,7 @@ typedef struct Lower {
     bool map_state;
     GArray *gslots;
     GArray *syncs;
-    unsigned call_sync;             /* SYNC_* of the next call_fn() */
+    unsigned call_sync;             /* SYNC_* of the next emit_call() */
     bool call_in_line;              /* it runs whenever the code after it */
     /* state mapping: which globals may differ from env (see Dirty) */
     Dirty dirty;                    /* here, in the order of emission */
@@ -143,7 +143,7 @@ typedef struct Sync {
  */
 enum { TBAA_ENV, TBAA_GUEST, TBAA_CTL };
 
-static void tbaa(Lower *l, LLVMValueRef access, unsigned kind)
+static void set_tbaa(Lower *l, LLVMValueRef access, unsigned kind)
 {
     static const char *const name[] = { "env", "guest", "ctl" };
 
@@ -167,7 +167,7 @@ static void tbaa(Lower *l, LLVMValueRef access, unsigned kind)
                     l->tbaa_tag[kind]);
 }
 
-static bool fail(Lower *l, HybridAbort why, int opc, const char *detail)
+static bool lower_fail(Lower *l, HybridAbort why, int opc, const char *detail)
 {
     if (l->err->reason == HYBRID_ABORT__MAX) {
         l->err->reason = why;
@@ -181,7 +181,7 @@ static bool fail(Lower *l, HybridAbort why, int opc, const char *detail)
  * The LLVM type holding a value of TCG type @tcg_type: integers of its
  * width, vectors too (bit-cast to <lanes x element> by each vector op).
  */
-static LLVMTypeRef ty(Lower *l, unsigned tcg_type)
+static LLVMTypeRef llvm_ty(Lower *l, unsigned tcg_type)
 {
     switch (tcg_type) {
     case TCG_TYPE_I32:
@@ -203,7 +203,7 @@ static LLVMValueRef env_ptr(Lower *l, int64_t offset)
     return LLVMBuildGEP2(l->b, l->i8, l->env, &off, 1, "");
 }
 
-static LLVMValueRef call_fn(Lower *l, LLVMTypeRef fty, void *fn,
+static LLVMValueRef emit_call(Lower *l, LLVMTypeRef fty, void *fn,
                             LLVMValueRef *args, unsigned n);
 
 static LLVMValueRef k64(Lower *l, uint64_t v)
@@ -216,13 +216,13 @@ static LLVMValueRef kty(LLVMTypeRef t, uint64_t v)
     return LLVMConstInt(t, v, false);
 }
 
-static const HybridSnapTemp *temp(Lower *l, uint64_t idx)
+static const HybridSnapTemp *snap_temp(Lower *l, uint64_t idx)
 {
     static const HybridSnapTemp dummy = { .kind = HYBRID_TEMP_CONST };
     const HybridSnapTemp *t = &l->tb->temps[idx];
 
     if (t->kind == HYBRID_TEMP_HOST) {
-        fail(l, HYBRID_ABORT_UNSUPPORTED_OP, -1, "host register temp");
+        lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, -1, "host register temp");
         return &dummy;
     }
     return t;
@@ -244,12 +244,12 @@ static LLVMValueRef entry_alloca(Lower *l, LLVMTypeRef t, const char *name)
     return a;
 }
 
-static LLVMValueRef slot_of(Lower *l, uint64_t idx)
+static LLVMValueRef local_slot(Lower *l, uint64_t idx)
 {
-    if (!l->slot[idx]) {
-        l->slot[idx] = entry_alloca(l, ty(l, temp(l, idx)->type), "t");
+    if (!l->local_slots[idx]) {
+        l->local_slots[idx] = entry_alloca(l, llvm_ty(l, snap_temp(l, idx)->type), "t");
     }
-    return l->slot[idx];
+    return l->local_slots[idx];
 }
 
 static void mark_dirty(Lower *l, unsigned i)
@@ -310,10 +310,10 @@ static void dirty_on_entry(Lower *l)
  * The alloca of the global at env @off (@t its TCG temp), or NULL;
  * @write: for a store.
  */
-static LLVMValueRef gslot_of(Lower *l, const HybridSnapTemp *t, bool write)
+static LLVMValueRef global_slot(Lower *l, const HybridSnapTemp *t, bool write)
 {
     const HybridTargetDesc *d = l->s->target;
-    LLVMTypeRef tt = ty(l, t->type);
+    LLVMTypeRef tt = llvm_ty(l, t->type);
     GSlot g;
 
     if (!l->map_state || t->val == d->pc_offset ||
@@ -325,7 +325,7 @@ static LLVMValueRef gslot_of(Lower *l, const HybridSnapTemp *t, bool write)
 
         if (p->off == t->val) {
             if (p->type != tt) {
-                fail(l, HYBRID_ABORT_UNSUPPORTED_OP, -1,
+                lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, -1,
                      "one global with two types");
             }
             p->written |= write;
@@ -409,10 +409,10 @@ static void sync_globals(Lower *l, bool to_env, const Sync *sy)
         p = env_ptr(l, g->off);
         if (to_env) {
             v = LLVMBuildLoad2(l->b, g->type, g->slot, "");
-            tbaa(l, LLVMBuildStore(l->b, v, p), TBAA_ENV);
+            set_tbaa(l, LLVMBuildStore(l->b, v, p), TBAA_ENV);
         } else {
             v = LLVMBuildLoad2(l->b, g->type, p, "");
-            tbaa(l, v, TBAA_ENV);
+            set_tbaa(l, v, TBAA_ENV);
             LLVMBuildStore(l->b, v, g->slot);
         }
     }
@@ -459,10 +459,10 @@ static void place_syncs(Lower *l)
 }
 
 /* The value of temp @idx, as an integer of its TCG type. */
-static LLVMValueRef get(Lower *l, uint64_t idx)
+static LLVMValueRef temp_value(Lower *l, uint64_t idx)
 {
-    const HybridSnapTemp *t = temp(l, idx);
-    LLVMTypeRef tt = ty(l, t->type);
+    const HybridSnapTemp *t = snap_temp(l, idx);
+    LLVMTypeRef tt = llvm_ty(l, t->type);
 
     switch (t->kind) {
     case HYBRID_TEMP_CONST:
@@ -480,17 +480,17 @@ static LLVMValueRef get(Lower *l, uint64_t idx)
     case HYBRID_TEMP_ENV:
         return LLVMBuildPtrToInt(l->b, l->env, l->i64, "");
     case HYBRID_TEMP_GLOBAL: {
-        LLVMValueRef g = gslot_of(l, t, false), v;
+        LLVMValueRef g = global_slot(l, t, false), v;
 
         if (g) {
             return LLVMBuildLoad2(l->b, tt, g, "");
         }
         v = LLVMBuildLoad2(l->b, tt, env_ptr(l, t->val), "");
-        tbaa(l, v, TBAA_ENV);
+        set_tbaa(l, v, TBAA_ENV);
         return v;
     }
     default:
-        return LLVMBuildLoad2(l->b, tt, slot_of(l, idx), "");
+        return LLVMBuildLoad2(l->b, tt, local_slot(l, idx), "");
     }
 }
 
@@ -507,30 +507,30 @@ static void env_written(Lower *l, int64_t offset)
     }
 }
 
-static void set(Lower *l, uint64_t idx, LLVMValueRef v)
+static void temp_store(Lower *l, uint64_t idx, LLVMValueRef v)
 {
-    const HybridSnapTemp *t = temp(l, idx);
+    const HybridSnapTemp *t = snap_temp(l, idx);
 
-    if (LLVMTypeOf(v) != ty(l, t->type)) {
+    if (LLVMTypeOf(v) != llvm_ty(l, t->type)) {
         /* a lowering bug: never store past a guest register */
-        fail(l, HYBRID_ABORT_LLVM, -1, "value and temp types differ");
+        lower_fail(l, HYBRID_ABORT_LLVM, -1, "value and temp types differ");
         return;
     }
 
     switch (t->kind) {
     case HYBRID_TEMP_GLOBAL: {
-        LLVMValueRef g = gslot_of(l, t, true);
+        LLVMValueRef g = global_slot(l, t, true);
 
         if (g) {
             LLVMBuildStore(l->b, v, g);
         } else {
-            tbaa(l, LLVMBuildStore(l->b, v, env_ptr(l, t->val)), TBAA_ENV);
+            set_tbaa(l, LLVMBuildStore(l->b, v, env_ptr(l, t->val)), TBAA_ENV);
         }
         env_written(l, t->val);
         break;
     }
     case HYBRID_TEMP_LOCAL:
-        LLVMBuildStore(l->b, v, slot_of(l, idx));
+        LLVMBuildStore(l->b, v, local_slot(l, idx));
         break;
     default:
         g_assert_not_reached();     /* TCG never writes env or a constant */
@@ -542,10 +542,10 @@ static LLVMValueRef host_ptr(Lower *l, uint64_t idx, int64_t offset)
 {
     LLVMValueRef base, off = LLVMConstInt(l->i64, offset, true);
 
-    if (temp(l, idx)->kind == HYBRID_TEMP_ENV) {
+    if (snap_temp(l, idx)->kind == HYBRID_TEMP_ENV) {
         base = l->env;
     } else {
-        base = LLVMBuildIntToPtr(l->b, get(l, idx), l->ptr, "");
+        base = LLVMBuildIntToPtr(l->b, temp_value(l, idx), l->ptr, "");
     }
     return LLVMBuildGEP2(l->b, l->i8, base, &off, 1, "");
 }
@@ -555,7 +555,7 @@ static LLVMValueRef host_ptr(Lower *l, uint64_t idx, int64_t offset)
 static void env_access(Lower *l, LLVMValueRef x, uint64_t idx, int64_t off,
                        unsigned bytes)
 {
-    if (temp(l, idx)->kind == HYBRID_TEMP_ENV) {
+    if (snap_temp(l, idx)->kind == HYBRID_TEMP_ENV) {
         add_sync(l, x, SYNC_SPILL | SYNC_RELOAD | SYNC_IF_OVERLAP, off, bytes);
     }
 }
@@ -569,10 +569,10 @@ static void dead_block(Lower *l)
 
 static LLVMBasicBlockRef label_bb(Lower *l, uint64_t id)
 {
-    if (!l->label[id]) {
-        l->label[id] = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "L");
+    if (!l->labels[id]) {
+        l->labels[id] = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "L");
     }
-    return l->label[id];
+    return l->labels[id];
 }
 
 /*
@@ -601,7 +601,7 @@ static void store_relaxed64(Lower *l, LLVMValueRef v, LLVMValueRef p)
     LLVMSetAlignment(st, 8);
 }
 
-static void count(Lower *l, uint64_t *counter)
+static void count_inline(Lower *l, uint64_t *counter)
 {
     LLVMValueRef p = LLVMConstIntToPtr(k64(l, (uintptr_t)counter), l->ptr);
     LLVMValueRef old = load_atomic(l, l->i64, p, LLVMAtomicOrderingMonotonic,
@@ -738,7 +738,7 @@ static void exit_trace(Lower *l, int how)
         };
 
         l->call_sync = SYNC_NONE;       /* spilled above */
-        LLVMBuildRet(l->b, call_fn(l, fty, d->trace_exit, args, 4));
+        LLVMBuildRet(l->b, emit_call(l, fty, d->trace_exit, args, 4));
     }
 }
 
@@ -789,7 +789,7 @@ static const char *port_name(Lower *l, void *fn)
     return NULL;
 }
 
-static LLVMValueRef call_fn(Lower *l, LLVMTypeRef fty, void *fn,
+static LLVMValueRef emit_call(Lower *l, LLVMTypeRef fty, void *fn,
                             LLVMValueRef *args, unsigned n)
 {
     LLVMValueRef callee;
@@ -799,7 +799,7 @@ static LLVMValueRef call_fn(Lower *l, LLVMTypeRef fty, void *fn,
         LLVMTypeRef rt = LLVMGetReturnType(fty);
 
         if (!name) {
-            fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call,
+            lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call,
                  "a helper the portable harness does not provide");
             return LLVMGetTypeKind(rt) == LLVMVoidTypeKind ? NULL
                                                            : LLVMGetUndef(rt);
@@ -826,15 +826,15 @@ static LLVMValueRef call_fn(Lower *l, LLVMTypeRef fty, void *fn,
  * Make the pc field (and insn state) exact around a call that may fault:
  * returns what restore_state() needs to put the translator's view back.
  */
-typedef struct Saved {
+typedef struct ExactState {
     LLVMValueRef pc, st, pc_exact, st_exact;
-} Saved;
+} ExactState;
 
-static Saved exact_state(Lower *l)
+static ExactState exact_state(Lower *l)
 {
     const HybridTargetDesc *d = l->s->target;
     LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
-    Saved sv = { 0 };
+    ExactState sv = { 0 };
 
     if (!l->have_insn) {
         return sv;
@@ -872,7 +872,7 @@ static void restore_one(Lower *l, LLVMTypeRef t, int64_t off,
                    env_ptr(l, off));
 }
 
-static void restore_state(Lower *l, Saved sv)
+static void restore_state(Lower *l, ExactState sv)
 {
     const HybridTargetDesc *d = l->s->target;
 
@@ -909,7 +909,7 @@ static LLVMValueRef valid_now(Lower *l)
      */
     LLVMSetOrdering(v, LLVMAtomicOrderingUnordered);
     LLVMSetVolatile(v, true);
-    tbaa(l, v, TBAA_CTL);
+    set_tbaa(l, v, TBAA_CTL);
     return LLVMBuildICmp(l->b, LLVMIntNE, v, kty(l->i8, 0), "");
 }
 
@@ -945,7 +945,7 @@ static bool same_page_edge(const HybridSnapshot *s, const HybridSnapTB *cur,
  * A direct jump stays on the (virtual) page its TB starts on.
  * @how: the exit_trace() kind if the trace is left here.
  */
-static void edge(Lower *l, bool indirect, int how)
+static void lower_edge(Lower *l, bool indirect, int how)
 {
     const HybridSnapshot *s = l->s;
     const HybridTargetDesc *d = s->target;
@@ -976,7 +976,7 @@ static void edge(Lower *l, bool indirect, int how)
                 kty(l->i32, n->flags), k64(l, n->phys0), k64(l, n->phys1),
             };
             /* the check itself may fault (code fetch): state is exact */
-            ok = call_fn(l, fty, d->edge_ok, args, 6);
+            ok = emit_call(l, fty, d->edge_ok, args, 6);
         } else {
             /* the same page: the same page offset is the same code */
             LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
@@ -997,7 +997,7 @@ static void edge(Lower *l, bool indirect, int how)
     exit_trace(l, how);
 }
 
-static LLVMIntPredicate pred(unsigned cond, bool *tst, bool *never,
+static LLVMIntPredicate cond_pred(unsigned cond, bool *tst, bool *never,
                              bool *always)
 {
     *tst = *never = *always = false;
@@ -1020,11 +1020,11 @@ static LLVMIntPredicate pred(unsigned cond, bool *tst, bool *never,
     return LLVMIntEQ;
 }
 
-static LLVMValueRef cmp(Lower *l, unsigned cond, LLVMValueRef a,
+static LLVMValueRef cond_value(Lower *l, unsigned cond, LLVMValueRef a,
                         LLVMValueRef b)
 {
     bool tst, never, always;
-    LLVMIntPredicate p = pred(cond, &tst, &never, &always);
+    LLVMIntPredicate p = cond_pred(cond, &tst, &never, &always);
 
     if (never || always) {
         return kty(l->i1, always);
@@ -1036,7 +1036,7 @@ static LLVMValueRef cmp(Lower *l, unsigned cond, LLVMValueRef a,
     return LLVMBuildICmp(l->b, p, a, b, "");
 }
 
-static LLVMValueRef intrinsic(Lower *l, const char *name, LLVMTypeRef t,
+static LLVMValueRef call_intrinsic(Lower *l, const char *name, LLVMTypeRef t,
                               LLVMValueRef *args, unsigned n)
 {
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
@@ -1046,7 +1046,7 @@ static LLVMValueRef intrinsic(Lower *l, const char *name, LLVMTypeRef t,
     return LLVMBuildCall2(l->b, fty, f, args, n, "");
 }
 
-static LLVMValueRef mask_count(Lower *l, LLVMValueRef c, LLVMTypeRef t)
+static LLVMValueRef mask_shift_count(Lower *l, LLVMValueRef c, LLVMTypeRef t)
 {
     /* TCG leaves out-of-range shift counts unspecified; LLVM makes them
        poison. Mask like the hosts TCG runs on. */
@@ -1070,12 +1070,12 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     LLVMTypeRef i128 = LLVMIntTypeInContext(l->ctx, 128);
     LLVMValueRef args[MAX_CALL_IARGS + 1], call;
     unsigned code, i, s, nargs;
-    Saved sv;
+    ExactState sv;
 
     if (strcmp(h->name, "lookup_tb_ptr") == 0) {
         /* only feeds goto_ptr, whose edge check does the real work */
         for (i = 0; i < nout; i++) {
-            set(l, a[i], LLVMConstNull(ty(l, temp(l, a[i])->type)));
+            temp_store(l, a[i], LLVMConstNull(llvm_ty(l, snap_temp(l, a[i])->type)));
         }
         return true;
     }
@@ -1088,7 +1088,7 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
      */
     code = h->typemask & 7;
     if (nout && nout != (code == 0 ? 0 : code == 7 ? 2 : 1)) {
-        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call, h->name);
+        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call, h->name);
     }
     rt = code == 0 ? l->vd : code <= 3 ? l->i32 : code <= 5 ? l->i64 :
          code == 6 ? l->ptr : i128;
@@ -1100,12 +1100,12 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
             break;
         }
         if (s + (c == 7) >= nin) {
-            return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call,
+            return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call,
                         h->name);
         }
-        v = get(l, a[nout + s + (c == 7 && HOST_BIG_ENDIAN)]);
+        v = temp_value(l, a[nout + s + (c == 7 && HOST_BIG_ENDIAN)]);
         if (c == 7) {
-            LLVMValueRef hi = get(l, a[nout + s + !HOST_BIG_ENDIAN]);
+            LLVMValueRef hi = temp_value(l, a[nout + s + !HOST_BIG_ENDIAN]);
 
             at[i] = i128;
             v = LLVMBuildOr(l->b, LLVMBuildZExt(l->b, v, i128, ""),
@@ -1114,7 +1114,7 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
                                          kty(i128, 64), ""), "");
         } else if (c == 6) {
             at[i] = l->ptr;
-            v = temp(l, a[nout + s])->kind == HYBRID_TEMP_ENV ? l->env :
+            v = snap_temp(l, a[nout + s])->kind == HYBRID_TEMP_ENV ? l->env :
                 LLVMBuildIntToPtr(l->b, v, l->ptr, "");
         } else {
             at[i] = c <= 3 ? l->i32 : l->i64;
@@ -1127,7 +1127,7 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         s += c == 7 ? 2 : 1;
     }
     if (s != nin) {
-        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call, h->name);
+        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call, h->name);
     }
     nargs = i;
     sv = exact_state(l);
@@ -1141,7 +1141,7 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         l->call_sync = SYNC_NONE;
     }
     l->call_in_line = true;
-    call = call_fn(l, LLVMFunctionType(rt, at, nargs, false), h->func, args,
+    call = emit_call(l, LLVMFunctionType(rt, at, nargs, false), h->func, args,
                    nargs);
     if (l->err->reason != HYBRID_ABORT__MAX) {
         return false;       /* portable IR: a helper it cannot name */
@@ -1163,14 +1163,14 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     }
     restore_state(l, sv);
     if (nout == 2) {
-        set(l, a[HOST_BIG_ENDIAN], LLVMBuildTrunc(l->b, call, l->i64, ""));
-        set(l, a[!HOST_BIG_ENDIAN], LLVMBuildTrunc(l->b,
+        temp_store(l, a[HOST_BIG_ENDIAN], LLVMBuildTrunc(l->b, call, l->i64, ""));
+        temp_store(l, a[!HOST_BIG_ENDIAN], LLVMBuildTrunc(l->b,
                                     LLVMBuildLShr(l->b, call,
                                                   kty(i128, 64), ""),
                                     l->i64, ""));
     } else if (nout) {
         LLVMValueRef v = call;
-        LLVMTypeRef ot = ty(l, temp(l, a[0])->type);
+        LLVMTypeRef ot = llvm_ty(l, snap_temp(l, a[0])->type);
 
         if (code == 6) {
             v = LLVMBuildPtrToInt(l->b, v, l->i64, "");
@@ -1180,7 +1180,7 @@ static bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
                                           : LLVMBuildZExt(l->b, v, ot, ""))
                              : LLVMBuildTrunc(l->b, v, ot, "");
         }
-        set(l, a[0], v);
+        temp_store(l, a[0], v);
     }
     return true;
 }
@@ -1250,9 +1250,9 @@ static bool tlb_inline(Lower *l, MemOp mop)
            (mop & MO_SIZE) <= MO_64 && !(mop & MO_BSWAP);
 }
 
-static LLVMValueRef addr64(Lower *l, uint64_t idx)
+static LLVMValueRef guest_addr64(Lower *l, uint64_t idx)
 {
-    LLVMValueRef a = get(l, idx);
+    LLVMValueRef a = temp_value(l, idx);
 
     return LLVMTypeOf(a) != l->i64 ? LLVMBuildZExt(l->b, a, l->i64, "") : a;
 }
@@ -1266,17 +1266,17 @@ static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     bool sign = mop & MO_SIGN;
     LLVMTypeRef at[] = { l->ptr, l->i64, l->i32, l->i64 };
     LLVMValueRef args[4], v, fast = NULL;
-    LLVMTypeRef ot = ty(l, temp(l, a[0])->type);
+    LLVMTypeRef ot = llvm_ty(l, snap_temp(l, a[0])->type);
     LLVMBasicBlockRef slow = NULL, fast_bb = NULL, join = NULL;
     void *fn;
-    Saved sv;
+    ExactState sv;
 
     if (size > 3 || (sign && size == 3)) {
-        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, "memop");
+        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, "memop");
     }
     fn = sign ? d->lds_helper[size] : d->ld_helper[size];
     args[0] = l->env;
-    args[1] = addr64(l, a[1]);
+    args[1] = guest_addr64(l, a[1]);
     args[2] = kty(l->i32, oi);
     args[3] = k64(l, 0);            /* no host return address: state is exact */
     /*
@@ -1293,7 +1293,7 @@ static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_done");
         host = tlb_fast(l, args[1], mop, get_mmuidx(oi), false, slow);
         fast = LLVMBuildLoad2(l->b, mt, host, "");
-        tbaa(l, fast, TBAA_GUEST);
+        set_tbaa(l, fast, TBAA_GUEST);
         LLVMSetAlignment(fast, 1);
         if (size < 3) {
             fast = sign ? LLVMBuildSExt(l->b, fast, l->i64, "")
@@ -1305,7 +1305,7 @@ static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     }
     sv = exact_state(l);
     l->call_sync = SYNC_NONE;       /* spilled above */
-    v = call_fn(l, LLVMFunctionType(l->i64, at, 4, false), fn, args, 4);
+    v = emit_call(l, LLVMFunctionType(l->i64, at, 4, false), fn, args, 4);
     restore_state(l, sv);
     if (join) {
         LLVMValueRef phi;
@@ -1321,7 +1321,7 @@ static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     if (ot != l->i64) {
         v = LLVMBuildTrunc(l->b, v, ot, "");
     }
-    set(l, a[0], v);
+    temp_store(l, a[0], v);
     return true;
 }
 
@@ -1335,18 +1335,18 @@ static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     LLVMTypeRef at[] = { l->ptr, l->i64, vt, l->i32, l->i64 };
     LLVMValueRef args[5], v;
     LLVMBasicBlockRef slow = NULL, join = NULL;
-    Saved sv;
+    ExactState sv;
 
     if (size > 3) {
-        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, "memop");
+        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, "memop");
     }
-    v = get(l, a[0]);
+    v = temp_value(l, a[0]);
     if (LLVMTypeOf(v) != vt) {
         v = vt == l->i64 ? LLVMBuildZExt(l->b, v, vt, "")
                          : LLVMBuildTrunc(l->b, v, vt, "");
     }
     args[0] = l->env;
-    args[1] = addr64(l, a[1]);
+    args[1] = guest_addr64(l, a[1]);
     args[2] = v;
     args[3] = kty(l->i32, oi);
     args[4] = k64(l, 0);
@@ -1361,13 +1361,13 @@ static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         st = LLVMBuildStore(l->b, LLVMTypeOf(v) == mt ? v :
                             LLVMBuildTrunc(l->b, v, mt, ""), host);
         LLVMSetAlignment(st, 1);
-        tbaa(l, st, TBAA_GUEST);
+        set_tbaa(l, st, TBAA_GUEST);
         LLVMBuildBr(l->b, join);
         LLVMPositionBuilderAtEnd(l->b, slow);
     }
     sv = exact_state(l);
     l->call_sync = SYNC_NONE;       /* spilled above */
-    call_fn(l, LLVMFunctionType(l->vd, at, 5, false), d->st_helper[size],
+    emit_call(l, LLVMFunctionType(l->vd, at, 5, false), d->st_helper[size],
             args, 5);
     restore_state(l, sv);
     if (join) {
@@ -1392,7 +1392,7 @@ static bool tlb_inline128(Lower *l, MemOp mop)
            (atom == MO_ATOM_IFALIGN_PAIR || atom == MO_ATOM_NONE);
 }
 
-static LLVMValueRef host_plus(Lower *l, LLVMValueRef host, int64_t off)
+static LLVMValueRef host_offset(Lower *l, LLVMValueRef host, int64_t off)
 {
     LLVMValueRef k = k64(l, off);
 
@@ -1406,10 +1406,10 @@ static bool lower_qemu_ld128(Lower *l, const uint64_t *a)
     MemOp mop = get_memop(a[3]);
     LLVMValueRef args[4], v, lo, hi, flo = NULL, fhi = NULL;
     LLVMBasicBlockRef slow, join = NULL, fast_bb = NULL;
-    Saved sv;
+    ExactState sv;
 
     args[0] = l->env;
-    args[1] = addr64(l, a[2]);
+    args[1] = guest_addr64(l, a[2]);
     args[2] = kty(l->i32, a[3]);
     args[3] = k64(l, 0);
     spill_here(l);                  /* as for a load of 8 bytes or less */
@@ -1420,9 +1420,9 @@ static bool lower_qemu_ld128(Lower *l, const uint64_t *a)
         join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_done");
         host = tlb_fast(l, args[1], mop, get_mmuidx(a[3]), false, slow);
         flo = LLVMBuildLoad2(l->b, l->i64, host, "");
-        fhi = LLVMBuildLoad2(l->b, l->i64, host_plus(l, host, 8), "");
-        tbaa(l, flo, TBAA_GUEST);
-        tbaa(l, fhi, TBAA_GUEST);
+        fhi = LLVMBuildLoad2(l->b, l->i64, host_offset(l, host, 8), "");
+        set_tbaa(l, flo, TBAA_GUEST);
+        set_tbaa(l, fhi, TBAA_GUEST);
         LLVMSetAlignment(flo, 1);
         LLVMSetAlignment(fhi, 1);
         fast_bb = LLVMGetInsertBlock(l->b);
@@ -1431,7 +1431,7 @@ static bool lower_qemu_ld128(Lower *l, const uint64_t *a)
     }
     sv = exact_state(l);
     l->call_sync = SYNC_NONE;       /* spilled above */
-    v = call_fn(l, LLVMFunctionType(i128, at, 4, false),
+    v = emit_call(l, LLVMFunctionType(i128, at, 4, false),
                 l->s->target->ld16_helper, args, 4);
     restore_state(l, sv);
     lo = LLVMBuildTrunc(l->b, v, l->i64, "");
@@ -1448,8 +1448,8 @@ static bool lower_qemu_ld128(Lower *l, const uint64_t *a)
         hi = LLVMBuildPhi(l->b, l->i64, "");
         LLVMAddIncoming(hi, vh, bbs, 2);
     }
-    set(l, a[0], lo);
-    set(l, a[1], hi);
+    temp_store(l, a[0], lo);
+    temp_store(l, a[1], hi);
     return true;
 }
 
@@ -1460,14 +1460,14 @@ static bool lower_qemu_st128(Lower *l, const uint64_t *a)
     MemOp mop = get_memop(a[3]);
     LLVMValueRef args[5], lo64, hi64, lo, hi;
     LLVMBasicBlockRef slow, join = NULL;
-    Saved sv;
+    ExactState sv;
 
-    lo64 = get(l, a[0]);
-    hi64 = get(l, a[1]);
+    lo64 = temp_value(l, a[0]);
+    hi64 = temp_value(l, a[1]);
     lo = LLVMBuildZExt(l->b, lo64, i128, "");
     hi = LLVMBuildZExt(l->b, hi64, i128, "");
     args[0] = l->env;
-    args[1] = addr64(l, a[2]);
+    args[1] = guest_addr64(l, a[2]);
     args[2] = LLVMBuildOr(l->b, lo, LLVMBuildShl(l->b, hi, kty(i128, 64), ""),
                           "");
     args[3] = kty(l->i32, a[3]);
@@ -1480,17 +1480,17 @@ static bool lower_qemu_st128(Lower *l, const uint64_t *a)
         join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "st_done");
         host = tlb_fast(l, args[1], mop, get_mmuidx(a[3]), true, slow);
         st = LLVMBuildStore(l->b, lo64, host);
-        tbaa(l, st, TBAA_GUEST);
+        set_tbaa(l, st, TBAA_GUEST);
         LLVMSetAlignment(st, 1);
-        st = LLVMBuildStore(l->b, hi64, host_plus(l, host, 8));
-        tbaa(l, st, TBAA_GUEST);
+        st = LLVMBuildStore(l->b, hi64, host_offset(l, host, 8));
+        set_tbaa(l, st, TBAA_GUEST);
         LLVMSetAlignment(st, 1);
         LLVMBuildBr(l->b, join);
         LLVMPositionBuilderAtEnd(l->b, slow);
     }
     sv = exact_state(l);
     l->call_sync = SYNC_NONE;       /* spilled above */
-    call_fn(l, LLVMFunctionType(l->vd, at, 5, false),
+    emit_call(l, LLVMFunctionType(l->vd, at, 5, false),
             l->s->target->st16_helper, args, 5);
     restore_state(l, sv);
     if (join) {
@@ -1523,25 +1523,25 @@ static LLVMValueRef high_half(Lower *l, LLVMValueRef z, LLVMTypeRef t)
 /* Vector ops: <lanes x element> views of a TCG vector value. */
 static LLVMTypeRef vec_ty(Lower *l, const HybridSnapOp *op)
 {
-    unsigned bits = LLVMGetIntTypeWidth(ty(l, op->param1));
+    unsigned bits = LLVMGetIntTypeWidth(llvm_ty(l, op->param1));
     unsigned ebits = 8 << op->param2;
 
     return LLVMVectorType(LLVMIntTypeInContext(l->ctx, ebits), bits / ebits);
 }
 
-static LLVMValueRef vget(Lower *l, const HybridSnapOp *op, uint64_t idx)
+static LLVMValueRef vec_value(Lower *l, const HybridSnapOp *op, uint64_t idx)
 {
-    return LLVMBuildBitCast(l->b, get(l, idx), vec_ty(l, op), "");
+    return LLVMBuildBitCast(l->b, temp_value(l, idx), vec_ty(l, op), "");
 }
 
-static void vset(Lower *l, const HybridSnapOp *op, uint64_t idx,
+static void vec_store(Lower *l, const HybridSnapOp *op, uint64_t idx,
                  LLVMValueRef v)
 {
-    set(l, idx, LLVMBuildBitCast(l->b, v, ty(l, op->param1), ""));
+    temp_store(l, idx, LLVMBuildBitCast(l->b, v, llvm_ty(l, op->param1), ""));
 }
 
 /* A vector of @op's shape with every element @x (an integer). */
-static LLVMValueRef splat(Lower *l, const HybridSnapOp *op, LLVMValueRef x)
+static LLVMValueRef vec_splat(Lower *l, const HybridSnapOp *op, LLVMValueRef x)
 {
     LLVMTypeRef vt = vec_ty(l, op);
     LLVMTypeRef et = LLVMGetElementType(vt);
@@ -1562,18 +1562,18 @@ static LLVMValueRef splat(Lower *l, const HybridSnapOp *op, LLVMValueRef x)
 }
 
 /* Shift counts masked to the element width (out of range: poison). */
-static LLVMValueRef vmask(Lower *l, const HybridSnapOp *op, LLVMValueRef c)
+static LLVMValueRef vec_mask_count(Lower *l, const HybridSnapOp *op, LLVMValueRef c)
 {
     unsigned ew = 8 << op->param2;
 
-    return LLVMBuildAnd(l->b, c, splat(l, op, k64(l, ew - 1)), "");
+    return LLVMBuildAnd(l->b, c, vec_splat(l, op, k64(l, ew - 1)), "");
 }
 
-static LLVMValueRef vintrinsic(Lower *l, const char *name,
+static LLVMValueRef vec_intrinsic(Lower *l, const char *name,
                                const HybridSnapOp *op, LLVMValueRef *args,
                                unsigned n)
 {
-    return intrinsic(l, name, vec_ty(l, op), args, n);
+    return call_intrinsic(l, name, vec_ty(l, op), args, n);
 }
 
 /* The TcgHostVecKind of the host backend's own op @opc, or -1. */
@@ -1597,7 +1597,7 @@ static int host_vec_kind(unsigned opc)
     return kind[opc];
 }
 
-static LLVMValueRef shuffle(Lower *l, LLVMValueRef x, LLVMValueRef y,
+static LLVMValueRef vec_shuffle(Lower *l, LLVMValueRef x, LLVMValueRef y,
                             const unsigned *idx, unsigned n)
 {
     LLVMValueRef m[64];
@@ -1609,7 +1609,7 @@ static LLVMValueRef shuffle(Lower *l, LLVMValueRef x, LLVMValueRef y,
 }
 
 /* A constant vector of type @vt with every element @v. */
-static LLVMValueRef kvec(LLVMTypeRef vt, uint64_t v)
+static LLVMValueRef vec_const(LLVMTypeRef vt, uint64_t v)
 {
     LLVMValueRef e[64];
     unsigned n = LLVMGetVectorSize(vt);
@@ -1624,17 +1624,17 @@ static LLVMValueRef kvec(LLVMTypeRef vt, uint64_t v)
  * Input @idx of host op @op, as the op's vector type: a constant of
  * another width is the same replicated 64-bit value.
  */
-static LLVMValueRef hvget(Lower *l, const HybridSnapOp *op, uint64_t idx)
+static LLVMValueRef host_vec_value(Lower *l, const HybridSnapOp *op, uint64_t idx)
 {
-    const HybridSnapTemp *t = temp(l, idx);
+    const HybridSnapTemp *t = snap_temp(l, idx);
 
     if (t->kind == HYBRID_TEMP_CONST && t->type != op->param1) {
-        unsigned n = LLVMGetIntTypeWidth(ty(l, op->param1)) / 64;
+        unsigned n = LLVMGetIntTypeWidth(llvm_ty(l, op->param1)) / 64;
 
-        return LLVMBuildBitCast(l->b, kvec(LLVMVectorType(l->i64, n), t->val),
+        return LLVMBuildBitCast(l->b, vec_const(LLVMVectorType(l->i64, n), t->val),
                                 vec_ty(l, op), "");
     }
-    return vget(l, op, idx);
+    return vec_value(l, op, idx);
 }
 
 /* A host backend's own vector op, by what tcg-host says it computes. */
@@ -1655,7 +1655,7 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
      * modelled: such code stays with TCG.
      */
     for (unsigned k = 0; k < def->nb_oargs + def->nb_iargs; k++) {
-        const HybridSnapTemp *t = temp(l, a[k]);
+        const HybridSnapTemp *t = snap_temp(l, a[k]);
 
         if (t->type != op->param1 && t->kind != HYBRID_TEMP_CONST) {
             return false;
@@ -1675,7 +1675,7 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         for (unsigned i = 0; i < n; i++) {
             idx[i] = (i & 1 ? n : 0) + i / per * per + base + i % per / 2;
         }
-        z = shuffle(l, hvget(l, op, a[1]), hvget(l, op, a[2]), idx, n);
+        z = vec_shuffle(l, host_vec_value(l, op, a[1]), host_vec_value(l, op, a[2]), idx, n);
         break;
     }
     case TCG_HOST_VEC_PACK_SS:
@@ -1686,15 +1686,15 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         bool ss = kind == TCG_HOST_VEC_PACK_SS;
         uint64_t lo = ss ? -(1ull << (ebits - 1)) : 0;
         uint64_t hi = ss ? (1ull << (ebits - 1)) - 1 : (1ull << ebits) - 1;
-        LLVMValueRef in[2] = { hvget(l, op, a[1]), hvget(l, op, a[2]) };
+        LLVMValueRef in[2] = { host_vec_value(l, op, a[1]), host_vec_value(l, op, a[2]) };
         unsigned half = per / 2;
 
         for (unsigned k = 0; k < 2; k++) {
             args[0] = LLVMBuildBitCast(l->b, in[k], wt, "");
-            args[1] = kvec(wt, lo);
-            args[0] = intrinsic(l, "llvm.smax", wt, args, 2);
-            args[1] = kvec(wt, hi);
-            in[k] = LLVMBuildTrunc(l->b, intrinsic(l, "llvm.smin", wt, args, 2),
+            args[1] = vec_const(wt, lo);
+            args[0] = call_intrinsic(l, "llvm.smax", wt, args, 2);
+            args[1] = vec_const(wt, hi);
+            in[k] = LLVMBuildTrunc(l->b, call_intrinsic(l, "llvm.smin", wt, args, 2),
                                    nt, "");
         }
         for (unsigned i = 0; i < n; i++) {
@@ -1702,7 +1702,7 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
 
             idx[i] = j < half ? lane * half + j : n / 2 + lane * half + j - half;
         }
-        z = shuffle(l, in[0], in[1], idx, n);
+        z = vec_shuffle(l, in[0], in[1], idx, n);
         break;
     }
     case TCG_HOST_VEC_BLEND_IMM: {
@@ -1711,30 +1711,30 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         for (unsigned i = 0; i < n; i++) {
             m[i] = LLVMConstInt(l->i1, (a[3] >> (i % 8)) & 1, false);
         }
-        z = LLVMBuildSelect(l->b, LLVMConstVector(m, n), hvget(l, op, a[2]),
-                            hvget(l, op, a[1]), "");
+        z = LLVMBuildSelect(l->b, LLVMConstVector(m, n), host_vec_value(l, op, a[2]),
+                            host_vec_value(l, op, a[1]), "");
         break;
     }
     case TCG_HOST_VEC_FSHL_IMM:
     case TCG_HOST_VEC_FSHL_VAR:
-        x = hvget(l, op, a[1]);
-        y = hvget(l, op, a[2]);
+        x = host_vec_value(l, op, a[1]);
+        y = host_vec_value(l, op, a[2]);
         args[0] = x;
         args[1] = y;
-        args[2] = kind == TCG_HOST_VEC_FSHL_IMM ? splat(l, op, k64(l, a[3]))
-                                                : hvget(l, op, a[3]);
-        z = vintrinsic(l, "llvm.fshl", op, args, 3);
+        args[2] = kind == TCG_HOST_VEC_FSHL_IMM ? vec_splat(l, op, k64(l, a[3]))
+                                                : host_vec_value(l, op, a[3]);
+        z = vec_intrinsic(l, "llvm.fshl", op, args, 3);
         break;
     case TCG_HOST_VEC_FSHR_VAR:
-        args[0] = hvget(l, op, a[2]);
-        args[1] = hvget(l, op, a[1]);
-        args[2] = hvget(l, op, a[3]);
-        z = vintrinsic(l, "llvm.fshr", op, args, 3);
+        args[0] = host_vec_value(l, op, a[2]);
+        args[1] = host_vec_value(l, op, a[1]);
+        args[2] = host_vec_value(l, op, a[3]);
+        z = vec_intrinsic(l, "llvm.fshr", op, args, 3);
         break;
     default:
         return false;
     }
-    vset(l, op, a[0], z);
+    vec_store(l, op, a[0], z);
     return true;
 }
 
@@ -1750,20 +1750,20 @@ static bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
 
     switch (op->opc) {
     case INDEX_op_mov_vec:
-        set(l, a[0], get(l, a[1]));
+        temp_store(l, a[0], temp_value(l, a[1]));
         return true;
     case INDEX_op_dup_vec:
-        vset(l, op, a[0], splat(l, op, get(l, a[1])));
+        vec_store(l, op, a[0], vec_splat(l, op, temp_value(l, a[1])));
         return true;
     case INDEX_op_ld_vec:
-        x = LLVMBuildLoad2(b, ty(l, op->param1), host_ptr(l, a[1], a[2]), "");
-        env_access(l, x, a[1], a[2], LLVMGetIntTypeWidth(ty(l, op->param1)) / 8);
+        x = LLVMBuildLoad2(b, llvm_ty(l, op->param1), host_ptr(l, a[1], a[2]), "");
+        env_access(l, x, a[1], a[2], LLVMGetIntTypeWidth(llvm_ty(l, op->param1)) / 8);
         LLVMSetAlignment(x, 1);
-        set(l, a[0], x);
+        temp_store(l, a[0], x);
         return true;
     case INDEX_op_st_vec:
-        x = LLVMBuildStore(b, get(l, a[0]), host_ptr(l, a[1], a[2]));
-        env_access(l, x, a[1], a[2], LLVMGetIntTypeWidth(ty(l, op->param1)) / 8);
+        x = LLVMBuildStore(b, temp_value(l, a[0]), host_ptr(l, a[1], a[2]));
+        env_access(l, x, a[1], a[2], LLVMGetIntTypeWidth(llvm_ty(l, op->param1)) / 8);
         LLVMSetAlignment(x, 1);
         return true;
     case INDEX_op_dupm_vec:
@@ -1771,10 +1771,10 @@ static bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
                            host_ptr(l, a[1], a[2]), "");
         env_access(l, x, a[1], a[2], 16);
         LLVMSetAlignment(x, 1);
-        vset(l, op, a[0], splat(l, op, x));
+        vec_store(l, op, a[0], vec_splat(l, op, x));
         return true;
     case INDEX_op_not_vec:
-        set(l, a[0], LLVMBuildNot(b, get(l, a[1]), ""));
+        temp_store(l, a[0], LLVMBuildNot(b, temp_value(l, a[1]), ""));
         return true;
     case INDEX_op_and_vec:
     case INDEX_op_or_vec:
@@ -1784,8 +1784,8 @@ static bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     case INDEX_op_nand_vec:
     case INDEX_op_nor_vec:
     case INDEX_op_eqv_vec:
-        x = get(l, a[1]);
-        y = get(l, a[2]);
+        x = temp_value(l, a[1]);
+        y = temp_value(l, a[2]);
         switch (op->opc) {
         case INDEX_op_and_vec: z = LLVMBuildAnd(b, x, y, ""); break;
         case INDEX_op_or_vec: z = LLVMBuildOr(b, x, y, ""); break;
@@ -1806,56 +1806,56 @@ static bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
             z = LLVMBuildNot(b, LLVMBuildXor(b, x, y, ""), "");
             break;
         }
-        set(l, a[0], z);
+        temp_store(l, a[0], z);
         return true;
     case INDEX_op_bitsel_vec:
-        x = get(l, a[1]);
-        z = LLVMBuildOr(b, LLVMBuildAnd(b, get(l, a[2]), x, ""),
-                        LLVMBuildAnd(b, get(l, a[3]), LLVMBuildNot(b, x, ""),
+        x = temp_value(l, a[1]);
+        z = LLVMBuildOr(b, LLVMBuildAnd(b, temp_value(l, a[2]), x, ""),
+                        LLVMBuildAnd(b, temp_value(l, a[3]), LLVMBuildNot(b, x, ""),
                                      ""), "");
-        set(l, a[0], z);
+        temp_store(l, a[0], z);
         return true;
     default:
         break;
     }
 
     /* element-wise from here */
-    x = vget(l, op, a[1]);
+    x = vec_value(l, op, a[1]);
     switch (op->opc) {
     case INDEX_op_neg_vec:
-        vset(l, op, a[0], LLVMBuildNeg(b, x, ""));
+        vec_store(l, op, a[0], LLVMBuildNeg(b, x, ""));
         return true;
     case INDEX_op_abs_vec:
         z = LLVMBuildICmp(b, LLVMIntSLT, x, LLVMConstNull(LLVMTypeOf(x)), "");
-        vset(l, op, a[0], LLVMBuildSelect(b, z, LLVMBuildNeg(b, x, ""), x, ""));
+        vec_store(l, op, a[0], LLVMBuildSelect(b, z, LLVMBuildNeg(b, x, ""), x, ""));
         return true;
     case INDEX_op_shli_vec:
     case INDEX_op_shri_vec:
     case INDEX_op_sari_vec:
     case INDEX_op_rotli_vec:
-        y = vmask(l, op, splat(l, op, k64(l, a[2])));
+        y = vec_mask_count(l, op, vec_splat(l, op, k64(l, a[2])));
         break;
     case INDEX_op_shls_vec:
     case INDEX_op_shrs_vec:
     case INDEX_op_sars_vec:
     case INDEX_op_rotls_vec:
-        y = vmask(l, op, splat(l, op, get(l, a[2])));
+        y = vec_mask_count(l, op, vec_splat(l, op, temp_value(l, a[2])));
         break;
     case INDEX_op_shlv_vec:
     case INDEX_op_shrv_vec:
     case INDEX_op_sarv_vec:
     case INDEX_op_rotlv_vec:
     case INDEX_op_rotrv_vec:
-        y = vmask(l, op, vget(l, op, a[2]));
+        y = vec_mask_count(l, op, vec_value(l, op, a[2]));
         break;
     case INDEX_op_cmpsel_vec:
-        y = vget(l, op, a[2]);
-        z = cmp(l, a[5], x, y);
-        vset(l, op, a[0], LLVMBuildSelect(b, z, vget(l, op, a[3]),
-                                          vget(l, op, a[4]), ""));
+        y = vec_value(l, op, a[2]);
+        z = cond_value(l, a[5], x, y);
+        vec_store(l, op, a[0], LLVMBuildSelect(b, z, vec_value(l, op, a[3]),
+                                          vec_value(l, op, a[4]), ""));
         return true;
     default:
-        y = vget(l, op, a[2]);
+        y = vec_value(l, op, a[2]);
         break;
     }
     args[0] = x;
@@ -1864,14 +1864,14 @@ static bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     case INDEX_op_add_vec: z = LLVMBuildAdd(b, x, y, ""); break;
     case INDEX_op_sub_vec: z = LLVMBuildSub(b, x, y, ""); break;
     case INDEX_op_mul_vec: z = LLVMBuildMul(b, x, y, ""); break;
-    case INDEX_op_ssadd_vec: z = vintrinsic(l, "llvm.sadd.sat", op, args, 2); break;
-    case INDEX_op_usadd_vec: z = vintrinsic(l, "llvm.uadd.sat", op, args, 2); break;
-    case INDEX_op_sssub_vec: z = vintrinsic(l, "llvm.ssub.sat", op, args, 2); break;
-    case INDEX_op_ussub_vec: z = vintrinsic(l, "llvm.usub.sat", op, args, 2); break;
-    case INDEX_op_smin_vec: z = vintrinsic(l, "llvm.smin", op, args, 2); break;
-    case INDEX_op_umin_vec: z = vintrinsic(l, "llvm.umin", op, args, 2); break;
-    case INDEX_op_smax_vec: z = vintrinsic(l, "llvm.smax", op, args, 2); break;
-    case INDEX_op_umax_vec: z = vintrinsic(l, "llvm.umax", op, args, 2); break;
+    case INDEX_op_ssadd_vec: z = vec_intrinsic(l, "llvm.sadd.sat", op, args, 2); break;
+    case INDEX_op_usadd_vec: z = vec_intrinsic(l, "llvm.uadd.sat", op, args, 2); break;
+    case INDEX_op_sssub_vec: z = vec_intrinsic(l, "llvm.ssub.sat", op, args, 2); break;
+    case INDEX_op_ussub_vec: z = vec_intrinsic(l, "llvm.usub.sat", op, args, 2); break;
+    case INDEX_op_smin_vec: z = vec_intrinsic(l, "llvm.smin", op, args, 2); break;
+    case INDEX_op_umin_vec: z = vec_intrinsic(l, "llvm.umin", op, args, 2); break;
+    case INDEX_op_smax_vec: z = vec_intrinsic(l, "llvm.smax", op, args, 2); break;
+    case INDEX_op_umax_vec: z = vec_intrinsic(l, "llvm.umax", op, args, 2); break;
     case INDEX_op_shli_vec:
     case INDEX_op_shls_vec:
     case INDEX_op_shlv_vec:
@@ -1892,20 +1892,20 @@ static bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     case INDEX_op_rotlv_vec:
         args[1] = x;
         args[2] = y;
-        z = vintrinsic(l, "llvm.fshl", op, args, 3);
+        z = vec_intrinsic(l, "llvm.fshl", op, args, 3);
         break;
     case INDEX_op_rotrv_vec:
         args[1] = x;
         args[2] = y;
-        z = vintrinsic(l, "llvm.fshr", op, args, 3);
+        z = vec_intrinsic(l, "llvm.fshr", op, args, 3);
         break;
     case INDEX_op_cmp_vec:
-        z = LLVMBuildSExt(b, cmp(l, a[3], x, y), vec_ty(l, op), "");
+        z = LLVMBuildSExt(b, cond_value(l, a[3], x, y), vec_ty(l, op), "");
         break;
     default:
         return false;
     }
-    vset(l, op, a[0], z);
+    vec_store(l, op, a[0], z);
     return true;
 }
 
@@ -1922,11 +1922,11 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
 
     if (def->flags & TCG_OPF_VECTOR) {
         return lower_vec(l, op, a) ||
-               fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, def->name);
+               lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, def->name);
     }
     /* the type of most ops is the type of their first temp */
     t = def->nb_oargs + def->nb_iargs && op->opc != INDEX_op_call &&
-        op->opc != INDEX_op_insn_start ? ty(l, temp(l, a[0])->type) : l->i64;
+        op->opc != INDEX_op_insn_start ? llvm_ty(l, snap_temp(l, a[0])->type) : l->i64;
 
     switch (op->opc) {
     case INDEX_op_insn_start: {
@@ -1960,17 +1960,17 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
     OPC2(brcond): {
         LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
                                                                "");
-        LLVMBuildCondBr(b, cmp(l, a[2], get(l, a[0]), get(l, a[1])),
+        LLVMBuildCondBr(b, cond_value(l, a[2], temp_value(l, a[0]), temp_value(l, a[1])),
                         label_bb(l, a[3]), cont);
         LLVMPositionBuilderAtEnd(b, cont);
         return true;
     }
     case INDEX_op_goto_tb:
-        edge(l, false, (int)a[0]);
+        lower_edge(l, false, (int)a[0]);
         dead_block(l);
         return true;
     case INDEX_op_goto_ptr:
-        edge(l, true, HYBRID_EXIT_PTR);
+        lower_edge(l, true, HYBRID_EXIT_PTR);
         dead_block(l);
         return true;
     case INDEX_op_exit_tb:
@@ -1992,20 +1992,20 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         return lower_qemu_st128(l, a);
 
     OPC2(mov):
-        set(l, a[0], get(l, a[1]));
+        temp_store(l, a[0], temp_value(l, a[1]));
         return true;
     OPC2(setcond):
     OPC2(negsetcond):
-        x = LLVMBuildZExt(b, cmp(l, a[3], get(l, a[1]), get(l, a[2])), t, "");
+        x = LLVMBuildZExt(b, cond_value(l, a[3], temp_value(l, a[1]), temp_value(l, a[2])), t, "");
         if (op->opc == INDEX_op_negsetcond_i32 ||
             op->opc == INDEX_op_negsetcond_i64) {
             x = LLVMBuildNeg(b, x, "");
         }
-        set(l, a[0], x);
+        temp_store(l, a[0], x);
         return true;
     OPC2(movcond):
-        set(l, a[0], LLVMBuildSelect(b, cmp(l, a[5], get(l, a[1]), get(l, a[2])),
-                                     get(l, a[3]), get(l, a[4]), ""));
+        temp_store(l, a[0], LLVMBuildSelect(b, cond_value(l, a[5], temp_value(l, a[1]), temp_value(l, a[2])),
+                                     temp_value(l, a[3]), temp_value(l, a[4]), ""));
         return true;
 
     /* host memory (env and pointers held in temps) */
@@ -2030,7 +2030,7 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         x = LLVMBuildLoad2(b, LLVMIntTypeInContext(l->ctx, bits),
                            host_ptr(l, a[1], a[2]), "");
         env_access(l, x, a[1], a[2], bits / 8);
-        if (temp(l, a[1])->kind == HYBRID_TEMP_ENV && (int64_t)a[2] < 0) {
+        if (snap_temp(l, a[1])->kind == HYBRID_TEMP_ENV && (int64_t)a[2] < 0) {
             /* env's negative-offset fields (icount_decr: exit requests)
                change under other threads: read them every time */
             LLVMSetVolatile(x, true);
@@ -2038,7 +2038,7 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         if (bits < LLVMGetIntTypeWidth(t)) {
             x = sign ? LLVMBuildSExt(b, x, t, "") : LLVMBuildZExt(b, x, t, "");
         }
-        set(l, a[0], x);
+        temp_store(l, a[0], x);
         return true;
     }
     case INDEX_op_st8_i32: case INDEX_op_st8_i64:
@@ -2047,11 +2047,11 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         unsigned bits = op->opc == INDEX_op_st8_i32 || op->opc == INDEX_op_st8_i64 ? 8 :
                         op->opc == INDEX_op_st16_i32 || op->opc == INDEX_op_st16_i64 ? 16 :
                         op->opc == INDEX_op_st_i64 ? 64 : 32;
-        x = get(l, a[0]);
+        x = temp_value(l, a[0]);
         if (bits < LLVMGetIntTypeWidth(LLVMTypeOf(x))) {
             x = LLVMBuildTrunc(b, x, LLVMIntTypeInContext(l->ctx, bits), "");
         }
-        if (temp(l, a[1])->kind == HYBRID_TEMP_ENV) {
+        if (snap_temp(l, a[1])->kind == HYBRID_TEMP_ENV) {
             env_written(l, a[2]);
             if ((int64_t)a[2] == l->s->target->can_do_io_offset) {
                 /* helpers cannot recompile an I/O insn of a trace (no TB
@@ -2064,36 +2064,36 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         return true;
     }
 
-    OPC2(add): set(l, a[0], LLVMBuildAdd(b, get(l, a[1]), get(l, a[2]), "")); return true;
-    OPC2(sub): set(l, a[0], LLVMBuildSub(b, get(l, a[1]), get(l, a[2]), "")); return true;
-    OPC2(mul): set(l, a[0], LLVMBuildMul(b, get(l, a[1]), get(l, a[2]), "")); return true;
-    OPC2(and): set(l, a[0], LLVMBuildAnd(b, get(l, a[1]), get(l, a[2]), "")); return true;
-    OPC2(or): set(l, a[0], LLVMBuildOr(b, get(l, a[1]), get(l, a[2]), "")); return true;
-    OPC2(xor): set(l, a[0], LLVMBuildXor(b, get(l, a[1]), get(l, a[2]), "")); return true;
-    OPC2(andc): set(l, a[0], LLVMBuildAnd(b, get(l, a[1]), LLVMBuildNot(b, get(l, a[2]), ""), "")); return true;
-    OPC2(orc): set(l, a[0], LLVMBuildOr(b, get(l, a[1]), LLVMBuildNot(b, get(l, a[2]), ""), "")); return true;
-    OPC2(eqv): set(l, a[0], LLVMBuildNot(b, LLVMBuildXor(b, get(l, a[1]), get(l, a[2]), ""), "")); return true;
-    OPC2(nand): set(l, a[0], LLVMBuildNot(b, LLVMBuildAnd(b, get(l, a[1]), get(l, a[2]), ""), "")); return true;
-    OPC2(nor): set(l, a[0], LLVMBuildNot(b, LLVMBuildOr(b, get(l, a[1]), get(l, a[2]), ""), "")); return true;
-    OPC2(not): set(l, a[0], LLVMBuildNot(b, get(l, a[1]), "")); return true;
-    OPC2(neg): set(l, a[0], LLVMBuildNeg(b, get(l, a[1]), "")); return true;
-    OPC2(shl): set(l, a[0], LLVMBuildShl(b, get(l, a[1]), mask_count(l, get(l, a[2]), t), "")); return true;
-    OPC2(shr): set(l, a[0], LLVMBuildLShr(b, get(l, a[1]), mask_count(l, get(l, a[2]), t), "")); return true;
-    OPC2(sar): set(l, a[0], LLVMBuildAShr(b, get(l, a[1]), mask_count(l, get(l, a[2]), t), "")); return true;
+    OPC2(add): temp_store(l, a[0], LLVMBuildAdd(b, temp_value(l, a[1]), temp_value(l, a[2]), "")); return true;
+    OPC2(sub): temp_store(l, a[0], LLVMBuildSub(b, temp_value(l, a[1]), temp_value(l, a[2]), "")); return true;
+    OPC2(mul): temp_store(l, a[0], LLVMBuildMul(b, temp_value(l, a[1]), temp_value(l, a[2]), "")); return true;
+    OPC2(and): temp_store(l, a[0], LLVMBuildAnd(b, temp_value(l, a[1]), temp_value(l, a[2]), "")); return true;
+    OPC2(or): temp_store(l, a[0], LLVMBuildOr(b, temp_value(l, a[1]), temp_value(l, a[2]), "")); return true;
+    OPC2(xor): temp_store(l, a[0], LLVMBuildXor(b, temp_value(l, a[1]), temp_value(l, a[2]), "")); return true;
+    OPC2(andc): temp_store(l, a[0], LLVMBuildAnd(b, temp_value(l, a[1]), LLVMBuildNot(b, temp_value(l, a[2]), ""), "")); return true;
+    OPC2(orc): temp_store(l, a[0], LLVMBuildOr(b, temp_value(l, a[1]), LLVMBuildNot(b, temp_value(l, a[2]), ""), "")); return true;
+    OPC2(eqv): temp_store(l, a[0], LLVMBuildNot(b, LLVMBuildXor(b, temp_value(l, a[1]), temp_value(l, a[2]), ""), "")); return true;
+    OPC2(nand): temp_store(l, a[0], LLVMBuildNot(b, LLVMBuildAnd(b, temp_value(l, a[1]), temp_value(l, a[2]), ""), "")); return true;
+    OPC2(nor): temp_store(l, a[0], LLVMBuildNot(b, LLVMBuildOr(b, temp_value(l, a[1]), temp_value(l, a[2]), ""), "")); return true;
+    OPC2(not): temp_store(l, a[0], LLVMBuildNot(b, temp_value(l, a[1]), "")); return true;
+    OPC2(neg): temp_store(l, a[0], LLVMBuildNeg(b, temp_value(l, a[1]), "")); return true;
+    OPC2(shl): temp_store(l, a[0], LLVMBuildShl(b, temp_value(l, a[1]), mask_shift_count(l, temp_value(l, a[2]), t), "")); return true;
+    OPC2(shr): temp_store(l, a[0], LLVMBuildLShr(b, temp_value(l, a[1]), mask_shift_count(l, temp_value(l, a[2]), t), "")); return true;
+    OPC2(sar): temp_store(l, a[0], LLVMBuildAShr(b, temp_value(l, a[1]), mask_shift_count(l, temp_value(l, a[2]), t), "")); return true;
     OPC2(rotl):
     OPC2(rotr): {
-        LLVMValueRef v[3] = { get(l, a[1]), NULL, get(l, a[2]) };
+        LLVMValueRef v[3] = { temp_value(l, a[1]), NULL, temp_value(l, a[2]) };
         v[1] = v[0];
         bool left = op->opc == INDEX_op_rotl_i32 || op->opc == INDEX_op_rotl_i64;
-        set(l, a[0], intrinsic(l, left ? "llvm.fshl" : "llvm.fshr", t, v, 3));
+        temp_store(l, a[0], call_intrinsic(l, left ? "llvm.fshl" : "llvm.fshr", t, v, 3));
         return true;
     }
     OPC2(div): OPC2(divu): OPC2(rem): OPC2(remu): {
         /* TCG leaves division by zero unspecified; LLVM makes it UB */
-        LLVMValueRef d = get(l, a[2]);
+        LLVMValueRef d = temp_value(l, a[2]);
         LLVMValueRef zero = LLVMBuildICmp(b, LLVMIntEQ, d, LLVMConstNull(t), "");
         d = LLVMBuildSelect(b, zero, kty(t, 1), d, "");
-        x = get(l, a[1]);
+        x = temp_value(l, a[1]);
         switch (op->opc) {
         OPC2(div): {
             /* INT_MIN / -1 overflows: TCG hosts wrap, LLVM is UB */
@@ -2111,61 +2111,61 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         }
         default: z = LLVMBuildURem(b, x, d, ""); break;
         }
-        set(l, a[0], z);
+        temp_store(l, a[0], z);
         return true;
     }
-    OPC2(ext8s): set(l, a[0], low_bits(l, get(l, a[1]), 8, true, t)); return true;
-    OPC2(ext8u): set(l, a[0], low_bits(l, get(l, a[1]), 8, false, t)); return true;
-    OPC2(ext16s): set(l, a[0], low_bits(l, get(l, a[1]), 16, true, t)); return true;
-    OPC2(ext16u): set(l, a[0], low_bits(l, get(l, a[1]), 16, false, t)); return true;
-    case INDEX_op_ext32s_i64: set(l, a[0], low_bits(l, get(l, a[1]), 32, true, t)); return true;
-    case INDEX_op_ext32u_i64: set(l, a[0], low_bits(l, get(l, a[1]), 32, false, t)); return true;
-    case INDEX_op_ext_i32_i64: set(l, a[0], LLVMBuildSExt(b, get(l, a[1]), l->i64, "")); return true;
-    case INDEX_op_extu_i32_i64: set(l, a[0], LLVMBuildZExt(b, get(l, a[1]), l->i64, "")); return true;
-    case INDEX_op_extrl_i64_i32: set(l, a[0], LLVMBuildTrunc(b, get(l, a[1]), l->i32, "")); return true;
+    OPC2(ext8s): temp_store(l, a[0], low_bits(l, temp_value(l, a[1]), 8, true, t)); return true;
+    OPC2(ext8u): temp_store(l, a[0], low_bits(l, temp_value(l, a[1]), 8, false, t)); return true;
+    OPC2(ext16s): temp_store(l, a[0], low_bits(l, temp_value(l, a[1]), 16, true, t)); return true;
+    OPC2(ext16u): temp_store(l, a[0], low_bits(l, temp_value(l, a[1]), 16, false, t)); return true;
+    case INDEX_op_ext32s_i64: temp_store(l, a[0], low_bits(l, temp_value(l, a[1]), 32, true, t)); return true;
+    case INDEX_op_ext32u_i64: temp_store(l, a[0], low_bits(l, temp_value(l, a[1]), 32, false, t)); return true;
+    case INDEX_op_ext_i32_i64: temp_store(l, a[0], LLVMBuildSExt(b, temp_value(l, a[1]), l->i64, "")); return true;
+    case INDEX_op_extu_i32_i64: temp_store(l, a[0], LLVMBuildZExt(b, temp_value(l, a[1]), l->i64, "")); return true;
+    case INDEX_op_extrl_i64_i32: temp_store(l, a[0], LLVMBuildTrunc(b, temp_value(l, a[1]), l->i32, "")); return true;
     case INDEX_op_extrh_i64_i32:
-        set(l, a[0], LLVMBuildTrunc(b, LLVMBuildLShr(b, get(l, a[1]), k64(l, 32), ""), l->i32, ""));
+        temp_store(l, a[0], LLVMBuildTrunc(b, LLVMBuildLShr(b, temp_value(l, a[1]), k64(l, 32), ""), l->i32, ""));
         return true;
     OPC2(deposit): {
         unsigned ofs = a[3], len = a[4], w = LLVMGetIntTypeWidth(t);
         uint64_t m = len >= 64 ? ~0ull : ((1ull << len) - 1);
-        LLVMValueRef keep = LLVMBuildAnd(b, get(l, a[1]), kty(t, ~(m << ofs)), "");
-        LLVMValueRef ins = LLVMBuildShl(b, LLVMBuildAnd(b, get(l, a[2]), kty(t, m), ""),
+        LLVMValueRef keep = LLVMBuildAnd(b, temp_value(l, a[1]), kty(t, ~(m << ofs)), "");
+        LLVMValueRef ins = LLVMBuildShl(b, LLVMBuildAnd(b, temp_value(l, a[2]), kty(t, m), ""),
                                         kty(t, ofs), "");
         (void)w;
-        set(l, a[0], LLVMBuildOr(b, keep, ins, ""));
+        temp_store(l, a[0], LLVMBuildOr(b, keep, ins, ""));
         return true;
     }
     OPC2(extract): {
         unsigned ofs = a[2], len = a[3];
         uint64_t m = len >= 64 ? ~0ull : ((1ull << len) - 1);
-        set(l, a[0], LLVMBuildAnd(b, LLVMBuildLShr(b, get(l, a[1]), kty(t, ofs), ""),
+        temp_store(l, a[0], LLVMBuildAnd(b, LLVMBuildLShr(b, temp_value(l, a[1]), kty(t, ofs), ""),
                                   kty(t, m), ""));
         return true;
     }
     OPC2(sextract): {
         unsigned ofs = a[2], len = a[3], w = LLVMGetIntTypeWidth(t);
-        x = LLVMBuildShl(b, get(l, a[1]), kty(t, w - len - ofs), "");
-        set(l, a[0], LLVMBuildAShr(b, x, kty(t, w - len), ""));
+        x = LLVMBuildShl(b, temp_value(l, a[1]), kty(t, w - len - ofs), "");
+        temp_store(l, a[0], LLVMBuildAShr(b, x, kty(t, w - len), ""));
         return true;
     }
     OPC2(extract2): {
-        LLVMValueRef v[3] = { get(l, a[2]), get(l, a[1]), kty(t, a[3]) };
-        set(l, a[0], intrinsic(l, "llvm.fshr", t, v, 3));
+        LLVMValueRef v[3] = { temp_value(l, a[2]), temp_value(l, a[1]), kty(t, a[3]) };
+        temp_store(l, a[0], call_intrinsic(l, "llvm.fshr", t, v, 3));
         return true;
     }
     OPC2(clz):
     OPC2(ctz): {
         bool lz = op->opc == INDEX_op_clz_i32 || op->opc == INDEX_op_clz_i64;
-        LLVMValueRef v[2] = { get(l, a[1]), kty(l->i1, 0) };
-        x = intrinsic(l, lz ? "llvm.ctlz" : "llvm.cttz", t, v, 2);
+        LLVMValueRef v[2] = { temp_value(l, a[1]), kty(l->i1, 0) };
+        x = call_intrinsic(l, lz ? "llvm.ctlz" : "llvm.cttz", t, v, 2);
         y = LLVMBuildICmp(b, LLVMIntEQ, v[0], LLVMConstNull(t), "");
-        set(l, a[0], LLVMBuildSelect(b, y, get(l, a[2]), x, ""));
+        temp_store(l, a[0], LLVMBuildSelect(b, y, temp_value(l, a[2]), x, ""));
         return true;
     }
     OPC2(ctpop): {
-        LLVMValueRef v[1] = { get(l, a[1]) };
-        set(l, a[0], intrinsic(l, "llvm.ctpop", t, v, 1));
+        LLVMValueRef v[1] = { temp_value(l, a[1]) };
+        temp_store(l, a[0], call_intrinsic(l, "llvm.ctpop", t, v, 1));
         return true;
     }
     case INDEX_op_bswap16_i32: case INDEX_op_bswap16_i64:
@@ -2175,17 +2175,17 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
             (op->opc == INDEX_op_bswap16_i32 || op->opc == INDEX_op_bswap16_i64) ? 16 : 32;
         unsigned flags = bits == 64 ? 0 : a[2];
         LLVMTypeRef nt = LLVMIntTypeInContext(l->ctx, bits);
-        LLVMValueRef v[1] = { LLVMBuildTrunc(b, get(l, a[1]), nt, "") };
+        LLVMValueRef v[1] = { LLVMBuildTrunc(b, temp_value(l, a[1]), nt, "") };
 
         if (bits == LLVMGetIntTypeWidth(t)) {
-            v[0] = get(l, a[1]);
+            v[0] = temp_value(l, a[1]);
         }
-        x = intrinsic(l, "llvm.bswap", nt, v, 1);
+        x = call_intrinsic(l, "llvm.bswap", nt, v, 1);
         if (bits < LLVMGetIntTypeWidth(t)) {
             x = (flags & TCG_BSWAP_OS) ? LLVMBuildSExt(b, x, t, "")
                                        : LLVMBuildZExt(b, x, t, "");
         }
-        set(l, a[0], x);
+        temp_store(l, a[0], x);
         return true;
     }
     OPC2(add2):
@@ -2193,33 +2193,33 @@ static bool lower_op(Lower *l, const HybridSnapOp *op)
         unsigned w = LLVMGetIntTypeWidth(t);
         LLVMTypeRef wt = LLVMIntTypeInContext(l->ctx, 2 * w);
         LLVMValueRef sh = kty(wt, w);
-        LLVMValueRef p = LLVMBuildOr(b, LLVMBuildZExt(b, get(l, a[2]), wt, ""),
-                         LLVMBuildShl(b, LLVMBuildZExt(b, get(l, a[3]), wt, ""), sh, ""), "");
-        LLVMValueRef q = LLVMBuildOr(b, LLVMBuildZExt(b, get(l, a[4]), wt, ""),
-                         LLVMBuildShl(b, LLVMBuildZExt(b, get(l, a[5]), wt, ""), sh, ""), "");
+        LLVMValueRef p = LLVMBuildOr(b, LLVMBuildZExt(b, temp_value(l, a[2]), wt, ""),
+                         LLVMBuildShl(b, LLVMBuildZExt(b, temp_value(l, a[3]), wt, ""), sh, ""), "");
+        LLVMValueRef q = LLVMBuildOr(b, LLVMBuildZExt(b, temp_value(l, a[4]), wt, ""),
+                         LLVMBuildShl(b, LLVMBuildZExt(b, temp_value(l, a[5]), wt, ""), sh, ""), "");
         bool add = op->opc == INDEX_op_add2_i32 || op->opc == INDEX_op_add2_i64;
         z = add ? LLVMBuildAdd(b, p, q, "") : LLVMBuildSub(b, p, q, "");
-        set(l, a[0], LLVMBuildTrunc(b, z, t, ""));
-        set(l, a[1], high_half(l, z, t));
+        temp_store(l, a[0], LLVMBuildTrunc(b, z, t, ""));
+        temp_store(l, a[1], high_half(l, z, t));
         return true;
     }
     OPC2(mulu2):
     OPC2(muls2):
-        z = wide_mul(l, get(l, a[2]), get(l, a[3]),
+        z = wide_mul(l, temp_value(l, a[2]), temp_value(l, a[3]),
                      op->opc == INDEX_op_muls2_i32 ||
                      op->opc == INDEX_op_muls2_i64);
-        set(l, a[0], LLVMBuildTrunc(b, z, t, ""));
-        set(l, a[1], high_half(l, z, t));
+        temp_store(l, a[0], LLVMBuildTrunc(b, z, t, ""));
+        temp_store(l, a[1], high_half(l, z, t));
         return true;
     OPC2(muluh):
     OPC2(mulsh):
-        z = wide_mul(l, get(l, a[1]), get(l, a[2]),
+        z = wide_mul(l, temp_value(l, a[1]), temp_value(l, a[2]),
                      op->opc == INDEX_op_mulsh_i32 ||
                      op->opc == INDEX_op_mulsh_i64);
-        set(l, a[0], high_half(l, z, t));
+        temp_store(l, a[0], high_half(l, z, t));
         return true;
     default:
-        return fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, def->name);
+        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, def->name);
     }
 }
 
@@ -2227,8 +2227,8 @@ static bool lower_tb(Lower *l, unsigned i)
 {
     l->tbi = i;
     l->tb = &l->s->tbs[i];
-    l->slot = g_new0(LLVMValueRef, l->tb->ntemps);
-    l->label = g_new0(LLVMBasicBlockRef, l->tb->nlabels + 1);
+    l->local_slots = g_new0(LLVMValueRef, l->tb->ntemps);
+    l->labels = g_new0(LLVMBasicBlockRef, l->tb->nlabels + 1);
     l->have_insn = false;
     l->dirty = (Dirty) { .plus_in = true };
     l->tb_set[0] = l->tb_set[1] = 0;
@@ -2239,7 +2239,7 @@ static bool lower_tb(Lower *l, unsigned i)
 
         l->tb_pc = LLVMBuildLoad2(l->b, d->pc_size == 4 ? l->i32 : l->i64,
                                   env_ptr(l, d->pc_offset), "tb_pc");
-        tbaa(l, l->tb_pc, TBAA_ENV);
+        set_tbaa(l, l->tb_pc, TBAA_ENV);
     }
     for (unsigned k = 0; k < l->tb->nops; k++) {
         if (!lower_op(l, &l->tb->ops[k])) {
@@ -2253,15 +2253,15 @@ static bool lower_tb(Lower *l, unsigned i)
     }
     for (unsigned k = 0; k < l->tb->nlabels; k++) {
         /* a label branched to but never placed: TCG would not do that */
-        if (l->label[k] && !LLVMGetBasicBlockTerminator(l->label[k])) {
-            LLVMPositionBuilderAtEnd(l->b, l->label[k]);
+        if (l->labels[k] && !LLVMGetBasicBlockTerminator(l->labels[k])) {
+            LLVMPositionBuilderAtEnd(l->b, l->labels[k]);
             LLVMBuildUnreachable(l->b);
         }
     }
     l->tb_written[i][0] = l->tb_set[0];
     l->tb_written[i][1] = l->tb_set[1];
-    g_free(l->slot);
-    g_free(l->label);
+    g_free(l->local_slots);
+    g_free(l->labels);
     return l->err->reason == HYBRID_ABORT__MAX;
 }
 
@@ -2329,12 +2329,12 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
         LLVMBuildRet(l.b, loop_ret(&l));
         LLVMPositionBuilderAtEnd(l.b, run);
         if (!l.portable) {
-            count(&l, refs->entries);
+            count_inline(&l, refs->entries);
         }
         sync_globals(&l, false, NULL);  /* mapped globals from env */
         LLVMBuildBr(l.b, l.tb_bb[0]);
         if (LLVMVerifyFunction(l.fn, LLVMReturnStatusAction)) {
-            ok = fail(&l, HYBRID_ABORT_LLVM, -1, "IR verification");
+            ok = lower_fail(&l, HYBRID_ABORT_LLVM, -1, "IR verification");
         }
     }
     LLVMDisposeBuilder(l.b);
