@@ -1,7 +1,9 @@
 /*
- * llvm-backend: guest memory (qemu_ld/qemu_st) through QEMU's softmmu
- * helpers, which handle the TLB, alignment, atomicity and byte order given
- * by the MemOpIdx, behind an inline TLB fast path where that is right.
+ * llvm-backend: guest memory, the qemu_ld/qemu_st ops of every size (1 to
+ * 16 bytes). Each access takes the same steps (guest_access()): globals
+ * to env, the inline softmmu TLB fast path where that is right, QEMU's
+ * softmmu helper on a miss (it handles the TLB, alignment, atomicity and
+ * byte order given by the MemOpIdx), and the join of the two.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -67,11 +69,20 @@ static LLVMValueRef tlb_fast(Lower *l, LLVMValueRef addr, MemOp mop,
                              l->ptr, "host");
 }
 
-/* Is the inline fast path right for @mop (else: always the helper)? */
+/*
+ * Is the inline fast path right for @mop (else: always the helper)? Up
+ * to 8 bytes, and 16 bytes when each 8-byte half need only be atomic on
+ * its own (MO_ATOM_IFALIGN_PAIR, what x86 guests without AVX use; TCG's
+ * x86 backend does two 8-byte accesses then too).
+ */
 static bool tlb_inline(Lower *l, MemOp mop)
 {
+    MemOp atom = mop & MO_ATOM_MASK;
+
     return !l->portable && l->s->target->tlb_entry_bits &&
-           (mop & MO_SIZE) <= MO_64 && !(mop & MO_BSWAP);
+           !(mop & MO_BSWAP) &&
+           ((mop & MO_SIZE) <= MO_64 ||
+            atom == MO_ATOM_IFALIGN_PAIR || atom == MO_ATOM_NONE);
 }
 
 static LLVMValueRef guest_addr64(Lower *l, uint64_t idx)
@@ -81,141 +92,6 @@ static LLVMValueRef guest_addr64(Lower *l, uint64_t idx)
     return LLVMTypeOf(a) != l->i64 ? LLVMBuildZExt(l->b, a, l->i64, "") : a;
 }
 
-static bool lower_qemu_ld(Lower *l, const HybridSnapOp *op, const uint64_t *a)
-{
-    const HybridTargetDesc *d = l->s->target;
-    uint32_t oi = a[2];
-    MemOp mop = get_memop(oi);
-    unsigned size = mop & MO_SIZE;
-    bool sign = mop & MO_SIGN;
-    LLVMTypeRef at[] = { l->ptr, l->i64, l->i32, l->i64 };
-    LLVMValueRef args[4], v, fast = NULL;
-    LLVMTypeRef ot = llvm_ty(l, snap_temp(l, a[0])->type);
-    LLVMBasicBlockRef slow = NULL, fast_bb = NULL, join = NULL;
-    void *fn;
-    ExactState sv;
-
-    if (size > 3 || (sign && size == 3)) {
-        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, "memop");
-    }
-    fn = sign ? d->lds_helper[size] : d->ld_helper[size];
-    args[0] = l->env;
-    args[1] = guest_addr64(l, a[1]);
-    args[2] = kty(l->i32, oi);
-    args[3] = k64(l, 0);            /* no host return address: state is exact */
-    /*
-     * Globals to env before the access, on the fast path too, as TCG
-     * does: the slow path may fault or reach a device that reads them.
-     * In line, so the next access need not store them again.
-     */
-    spill_here(l);
-    if (tlb_inline(l, mop)) {
-        LLVMTypeRef mt = LLVMIntTypeInContext(l->ctx, 8 << size);
-        LLVMValueRef host;
-
-        slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_slow");
-        join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_done");
-        host = tlb_fast(l, args[1], mop, get_mmuidx(oi), false, slow);
-        fast = LLVMBuildLoad2(l->b, mt, host, "");
-        set_tbaa(l, fast, TBAA_GUEST);
-        LLVMSetAlignment(fast, 1);
-        if (size < 3) {
-            fast = sign ? LLVMBuildSExt(l->b, fast, l->i64, "")
-                        : LLVMBuildZExt(l->b, fast, l->i64, "");
-        }
-        fast_bb = LLVMGetInsertBlock(l->b);
-        LLVMBuildBr(l->b, join);
-        LLVMPositionBuilderAtEnd(l->b, slow);
-    }
-    sv = exact_state(l);
-    l->call_sync = SYNC_NONE;       /* spilled above */
-    v = emit_call(l, LLVMFunctionType(l->i64, at, 4, false), fn, args, 4);
-    restore_state(l, sv);
-    if (join) {
-        LLVMValueRef phi;
-        LLVMValueRef vals[2] = { fast, v };
-        LLVMBasicBlockRef bbs[2] = { fast_bb, LLVMGetInsertBlock(l->b) };
-
-        LLVMBuildBr(l->b, join);
-        LLVMPositionBuilderAtEnd(l->b, join);
-        phi = LLVMBuildPhi(l->b, l->i64, "");
-        LLVMAddIncoming(phi, vals, bbs, 2);
-        v = phi;
-    }
-    if (ot != l->i64) {
-        v = LLVMBuildTrunc(l->b, v, ot, "");
-    }
-    temp_store(l, a[0], v);
-    return true;
-}
-
-static bool lower_qemu_st(Lower *l, const HybridSnapOp *op, const uint64_t *a)
-{
-    const HybridTargetDesc *d = l->s->target;
-    uint32_t oi = a[2];
-    MemOp mop = get_memop(oi);
-    unsigned size = mop & MO_SIZE;
-    LLVMTypeRef vt = size == 3 ? l->i64 : l->i32;
-    LLVMTypeRef at[] = { l->ptr, l->i64, vt, l->i32, l->i64 };
-    LLVMValueRef args[5], v;
-    LLVMBasicBlockRef slow = NULL, join = NULL;
-    ExactState sv;
-
-    if (size > 3) {
-        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, "memop");
-    }
-    v = temp_value(l, a[0]);
-    if (LLVMTypeOf(v) != vt) {
-        v = vt == l->i64 ? LLVMBuildZExt(l->b, v, vt, "")
-                         : LLVMBuildTrunc(l->b, v, vt, "");
-    }
-    args[0] = l->env;
-    args[1] = guest_addr64(l, a[1]);
-    args[2] = v;
-    args[3] = kty(l->i32, oi);
-    args[4] = k64(l, 0);
-    spill_here(l);                  /* as for a load */
-    if (tlb_inline(l, mop)) {
-        LLVMTypeRef mt = LLVMIntTypeInContext(l->ctx, 8 << size);
-        LLVMValueRef host, st;
-
-        slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "st_slow");
-        join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "st_done");
-        host = tlb_fast(l, args[1], mop, get_mmuidx(oi), true, slow);
-        st = LLVMBuildStore(l->b, LLVMTypeOf(v) == mt ? v :
-                            LLVMBuildTrunc(l->b, v, mt, ""), host);
-        LLVMSetAlignment(st, 1);
-        set_tbaa(l, st, TBAA_GUEST);
-        LLVMBuildBr(l->b, join);
-        LLVMPositionBuilderAtEnd(l->b, slow);
-    }
-    sv = exact_state(l);
-    l->call_sync = SYNC_NONE;       /* spilled above */
-    emit_call(l, LLVMFunctionType(l->vd, at, 5, false), d->st_helper[size],
-            args, 5);
-    restore_state(l, sv);
-    if (join) {
-        LLVMBuildBr(l->b, join);
-        LLVMPositionBuilderAtEnd(l->b, join);
-    }
-    return true;
-}
-
-/*
- * 128-bit guest memory: (lo, hi, addr, oi), through QEMU's 16-byte
- * helpers, with the inline TLB fast path when each 8-byte half need only
- * be atomic on its own (MO_ATOM_IFALIGN_PAIR, what x86 guests without AVX
- * use; TCG's x86 backend does two 8-byte accesses then too).
- */
-static bool tlb_inline128(Lower *l, MemOp mop)
-{
-    MemOp atom = mop & MO_ATOM_MASK;
-
-    return !l->portable && l->s->target->tlb_entry_bits &&
-           !(mop & MO_BSWAP) &&
-           (atom == MO_ATOM_IFALIGN_PAIR || atom == MO_ATOM_NONE);
-}
-
 static LLVMValueRef host_offset(Lower *l, LLVMValueRef host, int64_t off)
 {
     LLVMValueRef k = k64(l, off);
@@ -223,123 +99,175 @@ static LLVMValueRef host_offset(Lower *l, LLVMValueRef host, int64_t off)
     return LLVMBuildGEP2(l->b, l->i8, host, &k, 1, "");
 }
 
-static bool lower_qemu_ld128(Lower *l, const uint64_t *a)
+/*
+ * One guest memory access, decoded from its op. The value moves in
+ * @words 8-byte words (two for 16 bytes, as the fast path does them; one
+ * for 8 bytes or less): a store's are given, a load's are the result, as
+ * i64. The helper (QEMU's softmmu one for the size and signedness) takes
+ * or returns the whole value as @val (i32, i64 or i128).
+ */
+typedef struct GuestAccess {
+    bool store;
+    MemOpIdx oi;
+    LLVMValueRef addr;              /* i64 */
+    void *helper;
+    LLVMTypeRef val_type;
+    LLVMValueRef val;               /* a store's value for the helper */
+    unsigned words;
+    LLVMValueRef word[2];
+} GuestAccess;
+
+/*
+ * The steps of every guest memory access. Globals to env before it, on
+ * the fast path too, as TCG does: the slow path may fault or reach a
+ * device that reads them; in line, so the next access need not store
+ * them again. Then the inline TLB fast path if it is right for the
+ * access, the helper on a miss (pc and insn state exact, so no host
+ * return address), and the join of both paths.
+ */
+static void guest_access(Lower *l, GuestAccess *m)
 {
-    LLVMTypeRef i128 = LLVMIntTypeInContext(l->ctx, 128);
-    LLVMTypeRef at[] = { l->ptr, l->i64, l->i32, l->i64 };
-    MemOp mop = get_memop(a[3]);
-    LLVMValueRef args[4], v, lo, hi, flo = NULL, fhi = NULL;
-    LLVMBasicBlockRef slow, join = NULL, fast_bb = NULL;
+    MemOp mop = get_memop(m->oi);
+    unsigned size = mop & MO_SIZE;
+    LLVMTypeRef mt = m->words == 2 ? l->i64
+                                   : LLVMIntTypeInContext(l->ctx, 8 << size);
+    LLVMBasicBlockRef join = NULL, fast_bb = NULL;
+    LLVMValueRef fast[2], args[5], v;
+    LLVMTypeRef at[5];
+    unsigned n = 0;
     ExactState sv;
 
-    args[0] = l->env;
-    args[1] = guest_addr64(l, a[2]);
-    args[2] = kty(l->i32, a[3]);
-    args[3] = k64(l, 0);
-    spill_here(l);                  /* as for a load of 8 bytes or less */
-    if (tlb_inline128(l, mop)) {
+    spill_here(l);
+    if (tlb_inline(l, mop)) {
+        LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(
+            l->ctx, l->fn, m->store ? "st_slow" : "ld_slow");
         LLVMValueRef host;
 
-        slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_slow");
-        join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "ld_done");
-        host = tlb_fast(l, args[1], mop, get_mmuidx(a[3]), false, slow);
-        flo = LLVMBuildLoad2(l->b, l->i64, host, "");
-        fhi = LLVMBuildLoad2(l->b, l->i64, host_offset(l, host, 8), "");
-        set_tbaa(l, flo, TBAA_GUEST);
-        set_tbaa(l, fhi, TBAA_GUEST);
-        LLVMSetAlignment(flo, 1);
-        LLVMSetAlignment(fhi, 1);
+        join = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
+                                             m->store ? "st_done" : "ld_done");
+        host = tlb_fast(l, m->addr, mop, get_mmuidx(m->oi), m->store, slow);
+        for (unsigned k = 0; k < m->words; k++) {
+            LLVMValueRef p = k ? host_offset(l, host, 8 * k) : host, x;
+
+            if (m->store) {
+                x = LLVMBuildStore(l->b, LLVMTypeOf(m->word[k]) == mt ?
+                                   m->word[k] :
+                                   LLVMBuildTrunc(l->b, m->word[k], mt, ""),
+                                   p);
+            } else {
+                x = fast[k] = LLVMBuildLoad2(l->b, mt, p, "");
+            }
+            set_tbaa(l, x, TBAA_GUEST);
+            LLVMSetAlignment(x, 1);
+        }
+        if (!m->store && m->words == 1 && size < MO_64) {
+            fast[0] = mop & MO_SIGN ? LLVMBuildSExt(l->b, fast[0], l->i64, "")
+                                    : LLVMBuildZExt(l->b, fast[0], l->i64, "");
+        }
         fast_bb = LLVMGetInsertBlock(l->b);
         LLVMBuildBr(l->b, join);
         LLVMPositionBuilderAtEnd(l->b, slow);
     }
+
+    /* helper(env, addr[, val], oi, ra) */
+    at[n] = l->ptr;
+    args[n++] = l->env;
+    at[n] = l->i64;
+    args[n++] = m->addr;
+    if (m->store) {
+        at[n] = m->val_type;
+        args[n++] = m->val;
+    }
+    at[n] = l->i32;
+    args[n++] = kty(l->i32, m->oi);
+    at[n] = l->i64;
+    args[n++] = k64(l, 0);
     sv = exact_state(l);
     l->call_sync = SYNC_NONE;       /* spilled above */
-    v = emit_call(l, LLVMFunctionType(i128, at, 4, false),
-                l->s->target->ld16_helper, args, 4);
+    v = emit_call(l, LLVMFunctionType(m->store ? l->vd : m->val_type, at, n,
+                                      false),
+                  m->helper, args, n);
     restore_state(l, sv);
-    lo = LLVMBuildTrunc(l->b, v, l->i64, "");
-    hi = LLVMBuildTrunc(l->b, LLVMBuildLShr(l->b, v, kty(i128, 64), ""),
-                        l->i64, "");
+    if (!m->store && m->words == 2) {
+        m->word[0] = LLVMBuildTrunc(l->b, v, l->i64, "");
+        m->word[1] = LLVMBuildTrunc(l->b, LLVMBuildLShr(l->b, v,
+                                                        kty(m->val_type, 64),
+                                                        ""),
+                                    l->i64, "");
+    } else if (!m->store) {
+        m->word[0] = v;
+    }
+
     if (join) {
         LLVMBasicBlockRef bbs[2] = { fast_bb, LLVMGetInsertBlock(l->b) };
-        LLVMValueRef vl[2] = { flo, lo }, vh[2] = { fhi, hi };
 
         LLVMBuildBr(l->b, join);
         LLVMPositionBuilderAtEnd(l->b, join);
-        lo = LLVMBuildPhi(l->b, l->i64, "");
-        LLVMAddIncoming(lo, vl, bbs, 2);
-        hi = LLVMBuildPhi(l->b, l->i64, "");
-        LLVMAddIncoming(hi, vh, bbs, 2);
+        for (unsigned k = 0; !m->store && k < m->words; k++) {
+            LLVMValueRef vals[2] = { fast[k], m->word[k] };
+
+            m->word[k] = LLVMBuildPhi(l->b, l->i64, "");
+            LLVMAddIncoming(m->word[k], vals, bbs, 2);
+        }
     }
-    temp_store(l, a[0], lo);
-    temp_store(l, a[1], hi);
-    return true;
 }
 
-static bool lower_qemu_st128(Lower *l, const uint64_t *a)
-{
-    LLVMTypeRef i128 = LLVMIntTypeInContext(l->ctx, 128);
-    LLVMTypeRef at[] = { l->ptr, l->i64, i128, l->i32, l->i64 };
-    MemOp mop = get_memop(a[3]);
-    LLVMValueRef args[5], lo64, hi64, lo, hi;
-    LLVMBasicBlockRef slow, join = NULL;
-    ExactState sv;
-
-    lo64 = temp_value(l, a[0]);
-    hi64 = temp_value(l, a[1]);
-    lo = LLVMBuildZExt(l->b, lo64, i128, "");
-    hi = LLVMBuildZExt(l->b, hi64, i128, "");
-    args[0] = l->env;
-    args[1] = guest_addr64(l, a[2]);
-    args[2] = LLVMBuildOr(l->b, lo, LLVMBuildShl(l->b, hi, kty(i128, 64), ""),
-                          "");
-    args[3] = kty(l->i32, a[3]);
-    args[4] = k64(l, 0);
-    spill_here(l);
-    if (tlb_inline128(l, mop)) {
-        LLVMValueRef host, st;
-
-        slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "st_slow");
-        join = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "st_done");
-        host = tlb_fast(l, args[1], mop, get_mmuidx(a[3]), true, slow);
-        st = LLVMBuildStore(l->b, lo64, host);
-        set_tbaa(l, st, TBAA_GUEST);
-        LLVMSetAlignment(st, 1);
-        st = LLVMBuildStore(l->b, hi64, host_offset(l, host, 8));
-        set_tbaa(l, st, TBAA_GUEST);
-        LLVMSetAlignment(st, 1);
-        LLVMBuildBr(l->b, join);
-        LLVMPositionBuilderAtEnd(l->b, slow);
-    }
-    sv = exact_state(l);
-    l->call_sync = SYNC_NONE;       /* spilled above */
-    emit_call(l, LLVMFunctionType(l->vd, at, 5, false),
-            l->s->target->st16_helper, args, 5);
-    restore_state(l, sv);
-    if (join) {
-        LLVMBuildBr(l->b, join);
-        LLVMPositionBuilderAtEnd(l->b, join);
-    }
-    return true;
-}
-
-/* A qemu_ld/qemu_st op. */
+/*
+ * qemu_ld/st_i32/i64 (value, addr, oi), qemu_st8_i32 too, and
+ * qemu_ld/st_i128 (lo, hi, addr, oi).
+ */
 bool lower_guest_mem(Lower *l, const HybridSnapOp *op, const uint64_t *a)
 {
-    switch (op->opc) {
-    case INDEX_op_qemu_ld_i32:
-    case INDEX_op_qemu_ld_i64:
-        return lower_qemu_ld(l, op, a);
-    case INDEX_op_qemu_st_i32:
-    case INDEX_op_qemu_st_i64:
-    case INDEX_op_qemu_st8_i32:
-        return lower_qemu_st(l, op, a);
-    case INDEX_op_qemu_ld_i128:
-        return lower_qemu_ld128(l, a);
-    case INDEX_op_qemu_st_i128:
-        return lower_qemu_st128(l, a);
-    default:
-        g_assert_not_reached();
+    const HybridTargetDesc *d = l->s->target;
+    bool wide = op->opc == INDEX_op_qemu_ld_i128 ||
+                op->opc == INDEX_op_qemu_st_i128;
+    bool store = op->opc != INDEX_op_qemu_ld_i32 &&
+                 op->opc != INDEX_op_qemu_ld_i64 &&
+                 op->opc != INDEX_op_qemu_ld_i128;
+    unsigned nval = wide ? 2 : 1;   /* value temps before addr, oi */
+    GuestAccess m = { .store = store, .oi = a[nval + 1], .words = nval };
+    MemOp mop = get_memop(m.oi);
+    unsigned size = mop & MO_SIZE;
+    bool sign = mop & MO_SIGN;
+
+    if (wide) {
+        m.helper = store ? d->st16_helper : d->ld16_helper;
+        m.val_type = LLVMIntTypeInContext(l->ctx, 128);
+    } else if (size > MO_64 || (!store && sign && size == MO_64)) {
+        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, op->opc, "memop");
+    } else if (store) {
+        m.helper = d->st_helper[size];
+        m.val_type = size == MO_64 ? l->i64 : l->i32;
+    } else {
+        m.helper = sign ? d->lds_helper[size] : d->ld_helper[size];
+        m.val_type = l->i64;
     }
+    for (unsigned k = 0; store && k < nval; k++) {
+        m.word[k] = temp_value(l, a[k]);
+    }
+    if (store && !wide && LLVMTypeOf(m.word[0]) != m.val_type) {
+        m.word[0] = m.val_type == l->i64 ?
+                    LLVMBuildZExt(l->b, m.word[0], m.val_type, "") :
+                    LLVMBuildTrunc(l->b, m.word[0], m.val_type, "");
+    }
+    m.addr = guest_addr64(l, a[nval]);
+    if (store) {
+        m.val = !wide ? m.word[0] :
+                LLVMBuildOr(l->b,
+                            LLVMBuildZExt(l->b, m.word[0], m.val_type, ""),
+                            LLVMBuildShl(l->b,
+                                         LLVMBuildZExt(l->b, m.word[1],
+                                                       m.val_type, ""),
+                                         kty(m.val_type, 64), ""), "");
+    }
+
+    guest_access(l, &m);
+
+    for (unsigned k = 0; !store && k < nval; k++) {
+        LLVMTypeRef ot = llvm_ty(l, snap_temp(l, a[k])->type);
+        LLVMValueRef v = m.word[k];
+
+        temp_store(l, a[k], ot != l->i64 ? LLVMBuildTrunc(l->b, v, ot, "") : v);
+    }
+    return true;
 }
