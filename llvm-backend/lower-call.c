@@ -167,7 +167,8 @@ bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     if (strcmp(h->name, "lookup_tb_ptr") == 0) {
         /* only feeds goto_ptr, whose edge check does the real work */
         for (i = 0; i < nout; i++) {
-            temp_store(l, a[i], LLVMConstNull(llvm_ty(l, snap_temp(l, a[i])->type)));
+            temp_store(l, a[i],
+                       LLVMConstNull(llvm_ty(l, snap_temp(l, a[i])->type)));
         }
         return true;
     }
@@ -180,7 +181,8 @@ bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
      */
     code = h->typemask & 7;
     if (nout && nout != (code == 0 ? 0 : code == 7 ? 2 : 1)) {
-        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call, h->name);
+        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call,
+                          h->name);
     }
     rt = code == 0 ? l->vd : code <= 3 ? l->i32 : code <= 5 ? l->i64 :
          code == 6 ? l->ptr : i128;
@@ -193,7 +195,7 @@ bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         }
         if (s + (c == 7) >= nin) {
             return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call,
-                        h->name);
+                              h->name);
         }
         v = temp_value(l, a[nout + s + (c == 7 && HOST_BIG_ENDIAN)]);
         if (c == 7) {
@@ -219,7 +221,8 @@ bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         s += c == 7 ? 2 : 1;
     }
     if (s != nin) {
-        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call, h->name);
+        return lower_fail(l, HYBRID_ABORT_UNSUPPORTED_OP, INDEX_op_call,
+                          h->name);
     }
     nargs = i;
     sv = exact_state(l);
@@ -234,7 +237,7 @@ bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     }
     l->call_in_line = true;
     call = emit_call(l, LLVMFunctionType(rt, at, nargs, false), h->func, args,
-                   nargs);
+                     nargs);
     if (l->err->reason != HYBRID_ABORT__MAX) {
         return false;       /* portable IR: a helper it cannot name */
     }
@@ -255,11 +258,12 @@ bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     }
     restore_state(l, sv);
     if (nout == 2) {
-        temp_store(l, a[HOST_BIG_ENDIAN], LLVMBuildTrunc(l->b, call, l->i64, ""));
-        temp_store(l, a[!HOST_BIG_ENDIAN], LLVMBuildTrunc(l->b,
-                                    LLVMBuildLShr(l->b, call,
-                                                  kty(i128, 64), ""),
-                                    l->i64, ""));
+        LLVMValueRef hi = LLVMBuildLShr(l->b, call, kty(i128, 64), "");
+
+        temp_store(l, a[HOST_BIG_ENDIAN],
+                   LLVMBuildTrunc(l->b, call, l->i64, ""));
+        temp_store(l, a[!HOST_BIG_ENDIAN],
+                   LLVMBuildTrunc(l->b, hi, l->i64, ""));
     } else if (nout) {
         LLVMValueRef v = call;
         LLVMTypeRef ot = llvm_ty(l, snap_temp(l, a[0])->type);

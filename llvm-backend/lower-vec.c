@@ -54,7 +54,8 @@ static LLVMValueRef vec_splat(Lower *l, const HybridSnapOp *op, LLVMValueRef x)
 }
 
 /* Shift counts masked to the element width (out of range: poison). */
-static LLVMValueRef vec_mask_count(Lower *l, const HybridSnapOp *op, LLVMValueRef c)
+static LLVMValueRef vec_mask_count(Lower *l, const HybridSnapOp *op,
+                                   LLVMValueRef c)
 {
     unsigned ew = 8 << op->param2;
 
@@ -116,14 +117,16 @@ static LLVMValueRef vec_const(LLVMTypeRef vt, uint64_t v)
  * Input @idx of host op @op, as the op's vector type: a constant of
  * another width is the same replicated 64-bit value.
  */
-static LLVMValueRef host_vec_value(Lower *l, const HybridSnapOp *op, uint64_t idx)
+static LLVMValueRef host_vec_value(Lower *l, const HybridSnapOp *op,
+                                   uint64_t idx)
 {
     const HybridSnapTemp *t = snap_temp(l, idx);
 
     if (t->kind == HYBRID_TEMP_CONST && t->type != op->param1) {
         unsigned n = LLVMGetIntTypeWidth(llvm_ty(l, op->param1)) / 64;
 
-        return LLVMBuildBitCast(l->b, vec_const(LLVMVectorType(l->i64, n), t->val),
+        return LLVMBuildBitCast(l->b, vec_const(LLVMVectorType(l->i64, n),
+                                                t->val),
                                 vec_ty(l, op), "");
     }
     return vec_value(l, op, idx);
@@ -167,7 +170,8 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         for (unsigned i = 0; i < n; i++) {
             idx[i] = (i & 1 ? n : 0) + i / per * per + base + i % per / 2;
         }
-        z = vec_shuffle(l, host_vec_value(l, op, a[1]), host_vec_value(l, op, a[2]), idx, n);
+        z = vec_shuffle(l, host_vec_value(l, op, a[1]),
+                        host_vec_value(l, op, a[2]), idx, n);
         break;
     }
     case TCG_HOST_VEC_PACK_SS:
@@ -178,7 +182,9 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         bool ss = kind == TCG_HOST_VEC_PACK_SS;
         uint64_t lo = ss ? -(1ull << (ebits - 1)) : 0;
         uint64_t hi = ss ? (1ull << (ebits - 1)) - 1 : (1ull << ebits) - 1;
-        LLVMValueRef in[2] = { host_vec_value(l, op, a[1]), host_vec_value(l, op, a[2]) };
+        LLVMValueRef in[2] = {
+            host_vec_value(l, op, a[1]), host_vec_value(l, op, a[2]),
+        };
         unsigned half = per / 2;
 
         for (unsigned k = 0; k < 2; k++) {
@@ -186,13 +192,15 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
             args[1] = vec_const(wt, lo);
             args[0] = call_intrinsic(l, "llvm.smax", wt, args, 2);
             args[1] = vec_const(wt, hi);
-            in[k] = LLVMBuildTrunc(l->b, call_intrinsic(l, "llvm.smin", wt, args, 2),
+            in[k] = LLVMBuildTrunc(l->b,
+                                   call_intrinsic(l, "llvm.smin", wt, args, 2),
                                    nt, "");
         }
         for (unsigned i = 0; i < n; i++) {
             unsigned lane = i / per, j = i % per;
 
-            idx[i] = j < half ? lane * half + j : n / 2 + lane * half + j - half;
+            idx[i] = j < half ? lane * half + j
+                              : n / 2 + lane * half + j - half;
         }
         z = vec_shuffle(l, in[0], in[1], idx, n);
         break;
@@ -203,7 +211,8 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         for (unsigned i = 0; i < n; i++) {
             m[i] = LLVMConstInt(l->i1, (a[3] >> (i % 8)) & 1, false);
         }
-        z = LLVMBuildSelect(l->b, LLVMConstVector(m, n), host_vec_value(l, op, a[2]),
+        z = LLVMBuildSelect(l->b, LLVMConstVector(m, n),
+                            host_vec_value(l, op, a[2]),
                             host_vec_value(l, op, a[1]), "");
         break;
     }
@@ -234,6 +243,7 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
 bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
 {
     LLVMBuilderRef b = l->b;
+    unsigned bytes = LLVMGetIntTypeWidth(llvm_ty(l, op->param1)) / 8;
     LLVMValueRef x, y, z, args[3];
 
     if (host_vec_kind(op->opc) >= 0) {
@@ -248,14 +258,15 @@ bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         vec_store(l, op, a[0], vec_splat(l, op, temp_value(l, a[1])));
         return true;
     case INDEX_op_ld_vec:
-        x = LLVMBuildLoad2(b, llvm_ty(l, op->param1), host_ptr(l, a[1], a[2]), "");
-        env_access(l, x, a[1], a[2], LLVMGetIntTypeWidth(llvm_ty(l, op->param1)) / 8);
+        x = LLVMBuildLoad2(b, llvm_ty(l, op->param1), host_ptr(l, a[1], a[2]),
+                           "");
+        env_access(l, x, a[1], a[2], bytes);
         LLVMSetAlignment(x, 1);
         temp_store(l, a[0], x);
         return true;
     case INDEX_op_st_vec:
         x = LLVMBuildStore(b, temp_value(l, a[0]), host_ptr(l, a[1], a[2]));
-        env_access(l, x, a[1], a[2], LLVMGetIntTypeWidth(llvm_ty(l, op->param1)) / 8);
+        env_access(l, x, a[1], a[2], bytes);
         LLVMSetAlignment(x, 1);
         return true;
     case INDEX_op_dupm_vec:
@@ -303,8 +314,8 @@ bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     case INDEX_op_bitsel_vec:
         x = temp_value(l, a[1]);
         z = LLVMBuildOr(b, LLVMBuildAnd(b, temp_value(l, a[2]), x, ""),
-                        LLVMBuildAnd(b, temp_value(l, a[3]), LLVMBuildNot(b, x, ""),
-                                     ""), "");
+                        LLVMBuildAnd(b, temp_value(l, a[3]),
+                                     LLVMBuildNot(b, x, ""), ""), "");
         temp_store(l, a[0], z);
         return true;
     default:
@@ -319,7 +330,8 @@ bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         return true;
     case INDEX_op_abs_vec:
         z = LLVMBuildICmp(b, LLVMIntSLT, x, LLVMConstNull(LLVMTypeOf(x)), "");
-        vec_store(l, op, a[0], LLVMBuildSelect(b, z, LLVMBuildNeg(b, x, ""), x, ""));
+        vec_store(l, op, a[0], LLVMBuildSelect(b, z, LLVMBuildNeg(b, x, ""), x,
+                                               ""));
         return true;
     case INDEX_op_shli_vec:
     case INDEX_op_shri_vec:
@@ -344,7 +356,7 @@ bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         y = vec_value(l, op, a[2]);
         z = cond_value(l, a[5], x, y);
         vec_store(l, op, a[0], LLVMBuildSelect(b, z, vec_value(l, op, a[3]),
-                                          vec_value(l, op, a[4]), ""));
+                                               vec_value(l, op, a[4]), ""));
         return true;
     default:
         y = vec_value(l, op, a[2]);
@@ -356,14 +368,30 @@ bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     case INDEX_op_add_vec: z = LLVMBuildAdd(b, x, y, ""); break;
     case INDEX_op_sub_vec: z = LLVMBuildSub(b, x, y, ""); break;
     case INDEX_op_mul_vec: z = LLVMBuildMul(b, x, y, ""); break;
-    case INDEX_op_ssadd_vec: z = vec_intrinsic(l, "llvm.sadd.sat", op, args, 2); break;
-    case INDEX_op_usadd_vec: z = vec_intrinsic(l, "llvm.uadd.sat", op, args, 2); break;
-    case INDEX_op_sssub_vec: z = vec_intrinsic(l, "llvm.ssub.sat", op, args, 2); break;
-    case INDEX_op_ussub_vec: z = vec_intrinsic(l, "llvm.usub.sat", op, args, 2); break;
-    case INDEX_op_smin_vec: z = vec_intrinsic(l, "llvm.smin", op, args, 2); break;
-    case INDEX_op_umin_vec: z = vec_intrinsic(l, "llvm.umin", op, args, 2); break;
-    case INDEX_op_smax_vec: z = vec_intrinsic(l, "llvm.smax", op, args, 2); break;
-    case INDEX_op_umax_vec: z = vec_intrinsic(l, "llvm.umax", op, args, 2); break;
+    case INDEX_op_ssadd_vec:
+        z = vec_intrinsic(l, "llvm.sadd.sat", op, args, 2);
+        break;
+    case INDEX_op_usadd_vec:
+        z = vec_intrinsic(l, "llvm.uadd.sat", op, args, 2);
+        break;
+    case INDEX_op_sssub_vec:
+        z = vec_intrinsic(l, "llvm.ssub.sat", op, args, 2);
+        break;
+    case INDEX_op_ussub_vec:
+        z = vec_intrinsic(l, "llvm.usub.sat", op, args, 2);
+        break;
+    case INDEX_op_smin_vec:
+        z = vec_intrinsic(l, "llvm.smin", op, args, 2);
+        break;
+    case INDEX_op_umin_vec:
+        z = vec_intrinsic(l, "llvm.umin", op, args, 2);
+        break;
+    case INDEX_op_smax_vec:
+        z = vec_intrinsic(l, "llvm.smax", op, args, 2);
+        break;
+    case INDEX_op_umax_vec:
+        z = vec_intrinsic(l, "llvm.umax", op, args, 2);
+        break;
     case INDEX_op_shli_vec:
     case INDEX_op_shls_vec:
     case INDEX_op_shlv_vec:
