@@ -61,6 +61,18 @@ static const char *port_name(Lower *l, void *fn)
     return NULL;
 }
 
+/* Portable IR: the harness's function @name, declared on first use. */
+LLVMValueRef port_fn(Lower *l, const char *name, LLVMTypeRef fty)
+{
+    LLVMValueRef f = LLVMGetNamedFunction(l->mod, name);
+
+    return f ? f : LLVMAddFunction(l->mod, name, fty);
+}
+
+/*
+ * Call host function @fn (portable IR: the harness's function of that
+ * name); a sync point of the state mapping, as l->call_sync says.
+ */
 LLVMValueRef emit_call(Lower *l, LLVMTypeRef fty, void *fn,
                        LLVMValueRef *args, unsigned n)
 {
@@ -76,12 +88,9 @@ LLVMValueRef emit_call(Lower *l, LLVMTypeRef fty, void *fn,
             return LLVMGetTypeKind(rt) == LLVMVoidTypeKind ? NULL
                                                            : LLVMGetUndef(rt);
         }
-        callee = LLVMGetNamedFunction(l->mod, name);
-        if (!callee) {
-            callee = LLVMAddFunction(l->mod, name, fty);
-        }
+        callee = port_fn(l, name, fty);
     } else {
-        callee = LLVMConstIntToPtr(k64(l, (uintptr_t)fn), l->ptr);
+        callee = host_const_ptr(l, fn);
     }
     {
         LLVMValueRef call = LLVMBuildCall2(l->b, fty, callee, args, n, "");
@@ -101,7 +110,7 @@ LLVMValueRef emit_call(Lower *l, LLVMTypeRef fty, void *fn,
 ExactState exact_state(Lower *l)
 {
     const HybridTargetDesc *d = l->s->target;
-    LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
+    LLVMTypeRef pt = pc_type(l);
     ExactState sv = { 0 };
 
     if (!l->have_insn) {
@@ -145,8 +154,7 @@ void restore_state(Lower *l, ExactState sv)
     const HybridTargetDesc *d = l->s->target;
 
     if (sv.pc) {
-        restore_one(l, d->pc_size == 4 ? l->i32 : l->i64, d->pc_offset,
-                    sv.pc, sv.pc_exact);
+        restore_one(l, pc_type(l), d->pc_offset, sv.pc, sv.pc_exact);
     }
     if (sv.st) {
         restore_one(l, l->i32, d->insn_state_offset, sv.st, sv.st_exact);
@@ -272,8 +280,7 @@ bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
             v = LLVMBuildPtrToInt(l->b, v, l->i64, "");
         }
         if (LLVMTypeOf(v) != ot) {
-            v = ot == l->i64 ? (code == 3 ? LLVMBuildSExt(l->b, v, ot, "")
-                                          : LLVMBuildZExt(l->b, v, ot, ""))
+            v = ot == l->i64 ? extend(l, v, ot, code == 3)
                              : LLVMBuildTrunc(l->b, v, ot, "");
         }
         temp_store(l, a[0], v);

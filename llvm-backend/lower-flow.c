@@ -20,14 +20,13 @@
 /* After a terminator, keep emitting into a block nothing branches to. */
 void dead_block(Lower *l)
 {
-    LLVMPositionBuilderAtEnd(l->b, LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                                 "dead"));
+    LLVMPositionBuilderAtEnd(l->b, new_block(l, "dead"));
 }
 
 static LLVMBasicBlockRef label_bb(Lower *l, uint64_t id)
 {
     if (!l->labels[id]) {
-        l->labels[id] = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "L");
+        l->labels[id] = new_block(l, "L");
     }
     return l->labels[id];
 }
@@ -60,7 +59,7 @@ static void store_relaxed64(Lower *l, LLVMValueRef v, LLVMValueRef p)
  */
 static void count_inline(Lower *l, uint64_t *counter)
 {
-    LLVMValueRef p = LLVMConstIntToPtr(k64(l, (uintptr_t)counter), l->ptr);
+    LLVMValueRef p = host_const_ptr(l, counter);
     LLVMValueRef old = load_atomic(l, l->i64, p, LLVMAtomicOrderingMonotonic,
                                    "");
 
@@ -93,17 +92,12 @@ static LLVMValueRef loop_ret(Lower *l)
 static void chain_tb(Lower *l, HybridExitSlot *sp)
 {
     const HybridTargetDesc *d = l->s->target;
-    LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                           "chain_slow");
-    LLVMBasicBlockRef has = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                          "chain_tb");
-    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                         "chain_go");
-    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                         "chain_jump");
-    LLVMValueRef ep = LLVMConstIntToPtr(k64(l, (uintptr_t)
-                                            &l->refs->exits[l->tbi]), l->ptr);
-    LLVMValueRef n, bad, tb, cf, code, off;
+    LLVMBasicBlockRef slow = new_block(l, "chain_slow");
+    LLVMBasicBlockRef has = new_block(l, "chain_tb");
+    LLVMBasicBlockRef ok = new_block(l, "chain_go");
+    LLVMBasicBlockRef go = new_block(l, "chain_jump");
+    LLVMValueRef ep = host_const_ptr(l, &l->refs->exits[l->tbi]);
+    LLVMValueRef n, bad, tb, cf, code;
 
     n = load_atomic(l, l->i64, ep, LLVMAtomicOrderingMonotonic, "exits");
     bad = LLVMBuildICmp(l->b, LLVMIntEQ,
@@ -113,13 +107,11 @@ static void chain_tb(Lower *l, HybridExitSlot *sp)
                                                k64(l, 0), ""), "");
     LLVMBuildCondBr(l->b, bad, slow, has);
     LLVMPositionBuilderAtEnd(l->b, has);
-    tb = load_atomic(l, l->ptr,
-                     LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->tb), l->ptr),
+    tb = load_atomic(l, l->ptr, host_const_ptr(l, &sp->tb),
                      LLVMAtomicOrderingAcquire, "chained");
     LLVMBuildCondBr(l->b, LLVMBuildIsNull(l->b, tb, ""), slow, ok);
     LLVMPositionBuilderAtEnd(l->b, ok);
-    off = k64(l, d->tb_cflags_ofs);
-    cf = load_atomic(l, l->i32, LLVMBuildGEP2(l->b, l->i8, tb, &off, 1, ""),
+    cf = load_atomic(l, l->i32, ptr_offset(l, tb, d->tb_cflags_ofs),
                      LLVMAtomicOrderingMonotonic, "cflags");
     LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntNE,
                                         LLVMBuildAnd(l->b, cf,
@@ -128,9 +120,8 @@ static void chain_tb(Lower *l, HybridExitSlot *sp)
                                         kty(l->i32, 0), ""), slow, go);
     LLVMPositionBuilderAtEnd(l->b, go);
     store_relaxed64(l, LLVMBuildAdd(l->b, n, k64(l, 1), ""), ep);
-    off = k64(l, d->tb_code_ofs);
-    code = LLVMBuildLoad2(l->b, l->i64,
-                          LLVMBuildGEP2(l->b, l->i8, tb, &off, 1, ""), "code");
+    code = LLVMBuildLoad2(l->b, l->i64, ptr_offset(l, tb, d->tb_code_ofs),
+                          "code");
     LLVMBuildRet(l->b, code);
     LLVMPositionBuilderAtEnd(l->b, slow);
 }
@@ -151,27 +142,20 @@ void exit_trace(Lower *l, int how)
     add_sync_at(l, NULL, SYNC_SPILL, 0, 0, false);
     if (how >= 0 && !l->portable) {
         HybridExitSlot *sp = HYBRID_SLOT_OF(l->refs->links, l->tbi, how);
-        LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
         LLVMValueRef fn, spc, pc, hit;
-        LLVMBasicBlockRef linked = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                                 "linked");
-        LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                               "link");
-        LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                             "unlinked");
+        LLVMBasicBlockRef linked = new_block(l, "linked");
+        LLVMBasicBlockRef call = new_block(l, "link");
+        LLVMBasicBlockRef no = new_block(l, "unlinked");
         LLVMTypeRef params[] = { l->ptr, l->i64 };
         LLVMValueRef args[] = { l->env, l->from_tb };
         LLVMValueRef r;
 
-        fn = load_atomic(l, l->ptr,
-                         LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->fn), l->ptr),
+        fn = load_atomic(l, l->ptr, host_const_ptr(l, &sp->fn),
                          LLVMAtomicOrderingAcquire, "linkfn");
         LLVMBuildCondBr(l->b, LLVMBuildIsNotNull(l->b, fn, ""), linked, no);
         LLVMPositionBuilderAtEnd(l->b, linked);
-        spc = LLVMBuildLoad2(l->b, l->i64,
-                             LLVMConstIntToPtr(k64(l, (uintptr_t)&sp->pc),
-                                               l->ptr), "");
-        pc = LLVMBuildZExt(l->b, LLVMBuildLoad2(l->b, pt,
+        spc = LLVMBuildLoad2(l->b, l->i64, host_const_ptr(l, &sp->pc), "");
+        pc = LLVMBuildZExt(l->b, LLVMBuildLoad2(l->b, pc_type(l),
                                                 env_ptr(l, d->pc_offset), ""),
                            l->i64, "");
         hit = LLVMBuildICmp(l->b, LLVMIntEQ, pc, spc, "");
@@ -190,7 +174,7 @@ void exit_trace(Lower *l, int how)
         LLVMTypeRef fty = LLVMFunctionType(l->i64, at, 4, false);
         LLVMValueRef args[] = {
             l->env, l->portable ? LLVMConstNull(l->ptr) :
-            LLVMConstIntToPtr(k64(l, (uintptr_t)l->refs->owner), l->ptr),
+                                  host_const_ptr(l, l->refs->owner),
             kty(l->i32, HYBRID_EXIT_CODE(l->tbi, how)), l->from_tb,
         };
 
@@ -205,15 +189,12 @@ static LLVMValueRef valid_now(Lower *l)
 
     if (l->portable) {
         LLVMTypeRef fty = LLVMFunctionType(l->i32, NULL, 0, false);
-        LLVMValueRef f = LLVMGetNamedFunction(l->mod, "hybrid_port_valid");
 
-        if (!f) {
-            f = LLVMAddFunction(l->mod, "hybrid_port_valid", fty);
-        }
-        v = LLVMBuildCall2(l->b, fty, f, NULL, 0, "valid");
+        v = LLVMBuildCall2(l->b, fty, port_fn(l, "hybrid_port_valid", fty),
+                           NULL, 0, "valid");
         return LLVMBuildICmp(l->b, LLVMIntNE, v, kty(l->i32, 0), "");
     }
-    p = LLVMConstIntToPtr(k64(l, (uintptr_t)l->refs->valid), l->ptr);
+    p = host_const_ptr(l, l->refs->valid);
     v = LLVMBuildLoad2(l->b, l->i8, p, "valid");
 
     /*
@@ -271,13 +252,13 @@ static void lower_edge(Lower *l, bool indirect, int how)
         return;
     }
     add_sync_at(l, NULL, SYNC_EDGE, 0, 0, false);
-    out = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "exit");
-    check = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "succ");
+    out = new_block(l, "exit");
+    check = new_block(l, "succ");
     LLVMBuildCondBr(l->b, valid_now(l), check, out);
     for (unsigned k = 0; k < cur->nsucc; k++) {
         const HybridSnapTB *n = &s->tbs[cur->succ[k]];
         LLVMBasicBlockRef other = k + 1 < cur->nsucc ?
-            LLVMAppendBasicBlockInContext(l->ctx, l->fn, "succ") : out;
+            new_block(l, "succ") : out;
         LLVMValueRef ok;
 
         LLVMPositionBuilderAtEnd(l->b, check);
@@ -293,7 +274,7 @@ static void lower_edge(Lower *l, bool indirect, int how)
             ok = emit_call(l, fty, d->edge_ok, args, 6);
         } else {
             /* the same page: the same page offset is the same code */
-            LLVMTypeRef pt = d->pc_size == 4 ? l->i32 : l->i64;
+            LLVMTypeRef pt = pc_type(l);
             LLVMValueRef pc = LLVMBuildLoad2(l->b, pt,
                                              env_ptr(l, d->pc_offset), "");
             LLVMValueRef x = LLVMBuildXor(l->b, pc,
@@ -334,8 +315,7 @@ bool lower_flow_op(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         dead_block(l);
         return true;
     OPC2(brcond): {
-        LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                               "");
+        LLVMBasicBlockRef cont = new_block(l, "");
         LLVMBuildCondBr(b, cond_value(l, a[2], temp_value(l, a[0]),
                                       temp_value(l, a[1])),
                         label_bb(l, a[3]), cont);
@@ -366,10 +346,8 @@ bool lower_flow_op(Lower *l, const HybridSnapOp *op, const uint64_t *a)
  */
 void lower_trace_entry(Lower *l)
 {
-    LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                          "run");
-    LLVMBasicBlockRef stale = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                            "stale");
+    LLVMBasicBlockRef run = new_block(l, "run");
+    LLVMBasicBlockRef stale = new_block(l, "stale");
 
     LLVMPositionBuilderAtEnd(l->b, l->entry);
     LLVMBuildCondBr(l->b, valid_now(l), run, stale);

@@ -65,7 +65,7 @@ static LLVMValueRef low_bits(Lower *l, LLVMValueRef v, unsigned bits,
 {
     LLVMValueRef n = LLVMBuildTrunc(l->b, v, LLVMIntTypeInContext(l->ctx, bits),
                                     "");
-    return sign ? LLVMBuildSExt(l->b, n, t, "") : LLVMBuildZExt(l->b, n, t, "");
+    return extend(l, n, t, sign);
 }
 
 /* The double-width product of @x and @y (signed or unsigned). */
@@ -75,8 +75,8 @@ static LLVMValueRef wide_mul(Lower *l, LLVMValueRef x, LLVMValueRef y,
     unsigned w = LLVMGetIntTypeWidth(LLVMTypeOf(x));
     LLVMTypeRef wt = LLVMIntTypeInContext(l->ctx, 2 * w);
 
-    x = sign ? LLVMBuildSExt(l->b, x, wt, "") : LLVMBuildZExt(l->b, x, wt, "");
-    y = sign ? LLVMBuildSExt(l->b, y, wt, "") : LLVMBuildZExt(l->b, y, wt, "");
+    x = extend(l, x, wt, sign);
+    y = extend(l, y, wt, sign);
     return LLVMBuildMul(l->b, x, y, "");
 }
 
@@ -86,6 +86,14 @@ static LLVMValueRef high_half(Lower *l, LLVMValueRef z, LLVMTypeRef t)
     return LLVMBuildTrunc(l->b, LLVMBuildLShr(l->b, z,
                           kty(LLVMTypeOf(z), LLVMGetIntTypeWidth(t)), ""),
                           t, "");
+}
+
+/* Double-width @z to a[0] (low half) and a[1] (high half), of type @t. */
+static void store_halves(Lower *l, const uint64_t *a, LLVMValueRef z,
+                         LLVMTypeRef t)
+{
+    temp_store(l, a[0], LLVMBuildTrunc(l->b, z, t, ""));
+    temp_store(l, a[1], high_half(l, z, t));
 }
 
 /* A two-input op: @x op @y, of type @t. */
@@ -231,8 +239,7 @@ static void lower_host_ld(Lower *l, const uint64_t *a, unsigned bits,
         LLVMSetVolatile(x, true);
     }
     if (bits < LLVMGetIntTypeWidth(t)) {
-        x = sign ? LLVMBuildSExt(l->b, x, t, "")
-                 : LLVMBuildZExt(l->b, x, t, "");
+        x = extend(l, x, t, sign);
     }
     temp_store(l, a[0], x);
 }
@@ -310,8 +317,7 @@ static LLVMValueRef bswap_op(Lower *l, unsigned opc, uint64_t idx,
                                                            nt, "");
     x = call_intrinsic(l, "llvm.bswap", nt, v, 1);
     if (bits < LLVMGetIntTypeWidth(t)) {
-        x = (flags & TCG_BSWAP_OS) ? LLVMBuildSExt(l->b, x, t, "")
-                                   : LLVMBuildZExt(l->b, x, t, "");
+        x = extend(l, x, t, flags & TCG_BSWAP_OS);
     }
     return x;
 }
@@ -477,16 +483,14 @@ bool lower_int_op(Lower *l, const HybridSnapOp *op, const uint64_t *a,
 
         z = opc == INDEX_op_add2_i32 || opc == INDEX_op_add2_i64 ?
             LLVMBuildAdd(b, p, q, "") : LLVMBuildSub(b, p, q, "");
-        temp_store(l, a[0], LLVMBuildTrunc(b, z, t, ""));
-        temp_store(l, a[1], high_half(l, z, t));
+        store_halves(l, a, z, t);
         return true;
     }
     OPC2(mulu2):
     OPC2(muls2):
         z = wide_mul(l, temp_value(l, a[2]), temp_value(l, a[3]),
                      opc == INDEX_op_muls2_i32 || opc == INDEX_op_muls2_i64);
-        temp_store(l, a[0], LLVMBuildTrunc(b, z, t, ""));
-        temp_store(l, a[1], high_half(l, z, t));
+        store_halves(l, a, z, t);
         return true;
     OPC2(muluh):
     OPC2(mulsh):

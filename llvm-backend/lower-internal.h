@@ -101,11 +101,42 @@ static inline LLVMValueRef kty(LLVMTypeRef t, uint64_t v)
     return LLVMConstInt(t, v, false);
 }
 
-static inline LLVMValueRef env_ptr(Lower *l, int64_t offset)
+/* The host address @p as a constant (not in portable IR). */
+static inline LLVMValueRef host_const_ptr(Lower *l, const void *p)
+{
+    return LLVMConstIntToPtr(k64(l, (uintptr_t)p), l->ptr);
+}
+
+/* Pointer @base plus @offset bytes. */
+static inline LLVMValueRef ptr_offset(Lower *l, LLVMValueRef base,
+                                      int64_t offset)
 {
     LLVMValueRef off = LLVMConstInt(l->i64, offset, true);
 
-    return LLVMBuildGEP2(l->b, l->i8, l->env, &off, 1, "");
+    return LLVMBuildGEP2(l->b, l->i8, base, &off, 1, "");
+}
+
+static inline LLVMValueRef env_ptr(Lower *l, int64_t offset)
+{
+    return ptr_offset(l, l->env, offset);
+}
+
+/* The type of the guest's pc field. */
+static inline LLVMTypeRef pc_type(Lower *l)
+{
+    return l->s->target->pc_size == 4 ? l->i32 : l->i64;
+}
+
+static inline LLVMBasicBlockRef new_block(Lower *l, const char *name)
+{
+    return LLVMAppendBasicBlockInContext(l->ctx, l->fn, name);
+}
+
+/* @v sign- (@sign) or zero-extended to @t. */
+static inline LLVMValueRef extend(Lower *l, LLVMValueRef v, LLVMTypeRef t,
+                                  bool sign)
+{
+    return sign ? LLVMBuildSExt(l->b, v, t, "") : LLVMBuildZExt(l->b, v, t, "");
 }
 
 /* lower.c: small helpers every part uses */
@@ -156,6 +187,7 @@ bool lower_flow_op(Lower *l, const HybridSnapOp *op, const uint64_t *a);
 void lower_trace_entry(Lower *l);
 
 /* lower-call.c: calls out of the trace */
+LLVMValueRef port_fn(Lower *l, const char *name, LLVMTypeRef fty);
 LLVMValueRef emit_call(Lower *l, LLVMTypeRef fty, void *fn,
                        LLVMValueRef *args, unsigned n);
 

@@ -32,8 +32,7 @@ static LLVMValueRef tlb_fast(Lower *l, LLVMValueRef addr, MemOp mop,
     uint64_t a_mask = (1ull << a_bits) - 1, s_mask = (1ull << s_bits) - 1;
     int64_t f = d->tlb_fast_offset + (int64_t)mmu_idx * 2 * sizeof(void *);
     LLVMValueRef mask, table, idx, entry, cmp, want, addend, hit;
-    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                                         "tlb_hit");
+    LLVMBasicBlockRef ok = new_block(l, "tlb_hit");
 
     mask = LLVMBuildLoad2(l->b, l->i64, env_ptr(l, f), "tlb_mask");
     table = LLVMBuildLoad2(l->b, l->ptr, env_ptr(l, f + sizeof(void *)),
@@ -43,13 +42,10 @@ static LLVMValueRef tlb_fast(Lower *l, LLVMValueRef addr, MemOp mop,
                                                d->tlb_entry_bits), ""),
                        mask, "");
     entry = LLVMBuildGEP2(l->b, l->i8, table, &idx, 1, "tlb_entry");
-    {
-        LLVMValueRef off = k64(l, store ? d->tlb_write_ofs : d->tlb_read_ofs);
-
-        cmp = LLVMBuildLoad2(l->b, l->i64,
-                             LLVMBuildGEP2(l->b, l->i8, entry, &off, 1, ""),
-                             "tlb_cmp");
-    }
+    cmp = LLVMBuildLoad2(l->b, l->i64,
+                         ptr_offset(l, entry, store ? d->tlb_write_ofs
+                                                    : d->tlb_read_ofs),
+                         "tlb_cmp");
     want = addr;
     if (a_bits < s_bits) {
         want = LLVMBuildAdd(l->b, want, k64(l, s_mask - a_mask), "");
@@ -58,13 +54,9 @@ static LLVMValueRef tlb_fast(Lower *l, LLVMValueRef addr, MemOp mop,
     hit = LLVMBuildICmp(l->b, LLVMIntEQ, cmp, want, "");
     LLVMBuildCondBr(l->b, hit, ok, slow);
     LLVMPositionBuilderAtEnd(l->b, ok);
-    {
-        LLVMValueRef off = k64(l, d->tlb_addend_ofs);
-
-        addend = LLVMBuildLoad2(l->b, l->i64,
-                                LLVMBuildGEP2(l->b, l->i8, entry, &off, 1, ""),
-                                "tlb_addend");
-    }
+    addend = LLVMBuildLoad2(l->b, l->i64,
+                            ptr_offset(l, entry, d->tlb_addend_ofs),
+                            "tlb_addend");
     return LLVMBuildIntToPtr(l->b, LLVMBuildAdd(l->b, addr, addend, ""),
                              l->ptr, "host");
 }
@@ -90,13 +82,6 @@ static LLVMValueRef guest_addr64(Lower *l, uint64_t idx)
     LLVMValueRef a = temp_value(l, idx);
 
     return LLVMTypeOf(a) != l->i64 ? LLVMBuildZExt(l->b, a, l->i64, "") : a;
-}
-
-static LLVMValueRef host_offset(Lower *l, LLVMValueRef host, int64_t off)
-{
-    LLVMValueRef k = k64(l, off);
-
-    return LLVMBuildGEP2(l->b, l->i8, host, &k, 1, "");
 }
 
 /*
@@ -139,15 +124,14 @@ static void guest_access(Lower *l, GuestAccess *m)
 
     spill_here(l);
     if (tlb_inline(l, mop)) {
-        LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(
-            l->ctx, l->fn, m->store ? "st_slow" : "ld_slow");
+        LLVMBasicBlockRef slow = new_block(l, m->store ? "st_slow"
+                                                       : "ld_slow");
         LLVMValueRef host;
 
-        join = LLVMAppendBasicBlockInContext(l->ctx, l->fn,
-                                             m->store ? "st_done" : "ld_done");
+        join = new_block(l, m->store ? "st_done" : "ld_done");
         host = tlb_fast(l, m->addr, mop, get_mmuidx(m->oi), m->store, slow);
         for (unsigned k = 0; k < m->words; k++) {
-            LLVMValueRef p = k ? host_offset(l, host, 8 * k) : host, x;
+            LLVMValueRef p = k ? ptr_offset(l, host, 8 * k) : host, x;
 
             if (m->store) {
                 x = LLVMBuildStore(l->b, LLVMTypeOf(m->word[k]) == mt ?
@@ -161,8 +145,7 @@ static void guest_access(Lower *l, GuestAccess *m)
             LLVMSetAlignment(x, 1);
         }
         if (!m->store && m->words == 1 && size < MO_64) {
-            fast[0] = mop & MO_SIGN ? LLVMBuildSExt(l->b, fast[0], l->i64, "")
-                                    : LLVMBuildZExt(l->b, fast[0], l->i64, "");
+            fast[0] = extend(l, fast[0], l->i64, mop & MO_SIGN);
         }
         fast_bb = LLVMGetInsertBlock(l->b);
         LLVMBuildBr(l->b, join);

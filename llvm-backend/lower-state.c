@@ -370,14 +370,14 @@ void temp_store(Lower *l, uint64_t idx, LLVMValueRef v)
 /* A host pointer from temp @idx plus @offset (ld/st ops). */
 LLVMValueRef host_ptr(Lower *l, uint64_t idx, int64_t offset)
 {
-    LLVMValueRef base, off = LLVMConstInt(l->i64, offset, true);
+    LLVMValueRef base;
 
     if (snap_temp(l, idx)->kind == HYBRID_TEMP_ENV) {
         base = l->env;
     } else {
         base = LLVMBuildIntToPtr(l->b, temp_value(l, idx), l->ptr, "");
     }
-    return LLVMBuildGEP2(l->b, l->i8, base, &off, 1, "");
+    return ptr_offset(l, base, offset);
 }
 
 /*

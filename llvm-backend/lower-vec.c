@@ -239,12 +239,38 @@ static bool lower_host_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     return true;
 }
 
+/* The LLVM intrinsic of element-wise op @opc, if it has one. */
+static const char *vec_intrinsic_name(unsigned opc)
+{
+    switch (opc) {
+    case INDEX_op_ssadd_vec:
+        return "llvm.sadd.sat";
+    case INDEX_op_usadd_vec:
+        return "llvm.uadd.sat";
+    case INDEX_op_sssub_vec:
+        return "llvm.ssub.sat";
+    case INDEX_op_ussub_vec:
+        return "llvm.usub.sat";
+    case INDEX_op_smin_vec:
+        return "llvm.smin";
+    case INDEX_op_umin_vec:
+        return "llvm.umin";
+    case INDEX_op_smax_vec:
+        return "llvm.smax";
+    case INDEX_op_umax_vec:
+        return "llvm.umax";
+    default:
+        return NULL;
+    }
+}
+
 /* Lower vector op @op; false if it is not one this knows. */
 bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
 {
     LLVMBuilderRef b = l->b;
     unsigned bytes = LLVMGetIntTypeWidth(llvm_ty(l, op->param1)) / 8;
     LLVMValueRef x, y, z, args[3];
+    const char *name;
 
     if (host_vec_kind(op->opc) >= 0) {
         return lower_host_vec(l, op, a);
@@ -364,34 +390,15 @@ bool lower_vec(Lower *l, const HybridSnapOp *op, const uint64_t *a)
     }
     args[0] = x;
     args[1] = y;
+    name = vec_intrinsic_name(op->opc);
+    if (name) {
+        vec_store(l, op, a[0], vec_intrinsic(l, name, op, args, 2));
+        return true;
+    }
     switch (op->opc) {
     case INDEX_op_add_vec: z = LLVMBuildAdd(b, x, y, ""); break;
     case INDEX_op_sub_vec: z = LLVMBuildSub(b, x, y, ""); break;
     case INDEX_op_mul_vec: z = LLVMBuildMul(b, x, y, ""); break;
-    case INDEX_op_ssadd_vec:
-        z = vec_intrinsic(l, "llvm.sadd.sat", op, args, 2);
-        break;
-    case INDEX_op_usadd_vec:
-        z = vec_intrinsic(l, "llvm.uadd.sat", op, args, 2);
-        break;
-    case INDEX_op_sssub_vec:
-        z = vec_intrinsic(l, "llvm.ssub.sat", op, args, 2);
-        break;
-    case INDEX_op_ussub_vec:
-        z = vec_intrinsic(l, "llvm.usub.sat", op, args, 2);
-        break;
-    case INDEX_op_smin_vec:
-        z = vec_intrinsic(l, "llvm.smin", op, args, 2);
-        break;
-    case INDEX_op_umin_vec:
-        z = vec_intrinsic(l, "llvm.umin", op, args, 2);
-        break;
-    case INDEX_op_smax_vec:
-        z = vec_intrinsic(l, "llvm.smax", op, args, 2);
-        break;
-    case INDEX_op_umax_vec:
-        z = vec_intrinsic(l, "llvm.umax", op, args, 2);
-        break;
     case INDEX_op_shli_vec:
     case INDEX_op_shls_vec:
     case INDEX_op_shlv_vec:

@@ -167,8 +167,8 @@ static bool lower_tb(Lower *l, unsigned i)
         /* exact at a TB boundary, as TCG's PC-relative TBs assume */
         const HybridTargetDesc *d = l->s->target;
 
-        l->tb_pc = LLVMBuildLoad2(l->b, d->pc_size == 4 ? l->i32 : l->i64,
-                                  env_ptr(l, d->pc_offset), "tb_pc");
+        l->tb_pc = LLVMBuildLoad2(l->b, pc_type(l), env_ptr(l, d->pc_offset),
+                                  "tb_pc");
         set_tbaa(l, l->tb_pc, TBAA_ENV);
     }
     for (unsigned k = 0; k < l->tb->nops; k++) {
@@ -224,11 +224,11 @@ bool hybrid_lower(LLVMContextRef ctx, LLVMModuleRef mod, const char *name,
     l.env = LLVMGetParam(l.fn, 0);
     l.from_tb = LLVMGetParam(l.fn, 1);
     l.b = LLVMCreateBuilderInContext(ctx);
-    l.entry = LLVMAppendBasicBlockInContext(ctx, l.fn, "entry");
+    l.entry = new_block(&l, "entry");
     l.tb_bb = g_new0(LLVMBasicBlockRef, s->ntbs);
     lower_state_init(&l);
     for (unsigned i = 0; i < s->ntbs; i++) {
-        l.tb_bb[i] = LLVMAppendBasicBlockInContext(ctx, l.fn, "tb");
+        l.tb_bb[i] = new_block(&l, "tb");
     }
     for (unsigned i = 0; i < s->ntbs && ok; i++) {
         ok = lower_tb(&l, i);
