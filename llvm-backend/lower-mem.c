@@ -85,11 +85,12 @@ static LLVMValueRef guest_addr64(Lower *l, uint64_t idx)
 }
 
 /*
- * One guest memory access, decoded from its op. The value moves in
- * @words 8-byte words (two for 16 bytes, as the fast path does them; one
- * for 8 bytes or less): a store's are given, a load's are the result, as
- * i64. The helper (QEMU's softmmu one for the size and signedness) takes
- * or returns the whole value as @val (i32, i64 or i128).
+ * One guest memory access, decoded from its op. On the fast path the
+ * value moves in @words 8-byte words (two for 16 bytes, one for 8 bytes
+ * or less): a store's are given, a load's are the result, as i64. The
+ * helper (QEMU's softmmu one for the size and signedness) takes a
+ * store's whole value as @val and returns a load's, of @val_type (i32,
+ * i64 or i128).
  */
 typedef struct GuestAccess {
     bool store;

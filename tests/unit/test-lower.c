@@ -686,7 +686,8 @@ static void test_loop_phi(void)
     optimise(mod);
     fn = LLVMGetNamedFunction(mod, "trace");
     FOR_EACH_INSN(fn, bb, i) {
-        if (!LLVMIsAPHINode(i) || LLVMTypeOf(i) != LLVMInt64TypeInContext(ctx)) {
+        if (!LLVMIsAPHINode(i) ||
+            LLVMTypeOf(i) != LLVMInt64TypeInContext(ctx)) {
             continue;
         }
         for (unsigned k = 0; k < LLVMCountIncoming(i); k++) {
