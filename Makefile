@@ -72,7 +72,7 @@ $(QEMU_BLD)/build.ninja: | source
 build: source $(QEMU_BLD)/build.ninja
 	ninja -C $(QEMU_BLD) -j $(JOBS) qemu-system-x86_64 \
 		hybrid/tests/test-hybrid-params hybrid/tests/test-hybrid-record \
-		hybrid/tcg-host/test-tcg-host
+		hybrid/tests/test-hybrid-lower hybrid/tcg-host/test-tcg-host
 	$(if $(SANITIZE),,ln -sfn qemu-build/qemu-system-x86_64 $(QEMU))
 	@# run from the build tree, QEMU looks for firmware under qemu-bundle/:
 	@# point the configured firmware path there at Debian's packages
