@@ -41,13 +41,12 @@ typedef struct Job {
     int64_t queued;             /* when it was queued (ns) */
 } Job;
 
-/* Lock rule: pool.lock guards queue and stop. */
+/* Lock rule: pool.lock guards queue. */
 static struct {
     QemuMutex lock;
     QemuCond cond;
     GQueue queue;               /* Job, newest first */
     unsigned queued;            /* its length (written under the lock, qatomic) */
-    bool stop;
     unsigned nthreads;
     QemuThread *threads;
     /* threads=0: no vCPU compiles before this time (ns, qatomic) */
@@ -300,13 +299,10 @@ static void *worker(void *arg)
     for (;;) {
         Job *j;
 
+        /* optimizer threads live as long as QEMU (jit.c guards exit) */
         qemu_mutex_lock(&pool.lock);
-        while (!pool.stop && g_queue_is_empty(&pool.queue)) {
+        while (g_queue_is_empty(&pool.queue)) {
             qemu_cond_wait(&pool.cond, &pool.lock);
-        }
-        if (pool.stop) {
-            qemu_mutex_unlock(&pool.lock);
-            return NULL;
         }
         j = next_job_locked();
         if (j) {
