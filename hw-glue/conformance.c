@@ -38,6 +38,7 @@
 #include "tcg/tcg-op-gvec.h"
 #include "hybrid-glue.h"
 #include "llvm-backend/llvm-backend.h"
+#include "accel/hybrid/pool.h"
 
 #define REG(k)      offsetof(CPUX86State, regs[k])
 #define XMM(k)      offsetof(CPUX86State, xmm_regs[k])
@@ -1211,6 +1212,7 @@ HybridConformance *hybrid_conformance_run(uint32_t runs, uint64_t seed,
                                           bool mutate, const char *filter,
                                           Error **errp)
 {
+    HybridJitOptions o;
     Conformance cf = {
         .cpu = first_cpu, .runs = runs, .mutate = mutate, .filter = filter,
     };
@@ -1227,7 +1229,8 @@ HybridConformance *hybrid_conformance_run(uint32_t runs, uint64_t seed,
         error_setg(errp, "x-hybrid-conformance needs a TCG vCPU");
         return NULL;
     }
-    if (!hybrid_jit_init(&err)) {
+    o = hybrid_jit_options();
+    if (!hybrid_jit_init(&o, &err)) {
         error_propagate(errp, err);
         return NULL;
     }

@@ -262,7 +262,7 @@ static void hybrid_tb_translated(CPUState *cpu, TranslationBlock *tb,
 }
 
 /*
- * HYBRID_EXPORT=DIR (tests): the first HYBRID_EXPORT_MAX portable traces
+ * x-export=DIR (tests): the first HYBRID_EXPORT_MAX portable traces
  * go to DIR as trace-ID.ll (hybrid_lower_portable(), function trace_ID)
  * and trace-ID.env, the vCPU's state at the trace's head now: the
  * HYBRID_EXPORT_NEG bytes before env (icount_decr, can_do_io), then env.
@@ -275,7 +275,7 @@ static void export_trace(CPUState *cpu, const HybridTrace *t,
                          const HybridSnapshot *s)
 {
     static int exported;
-    const char *dir = getenv("HYBRID_EXPORT");
+    const char *dir = hybrid_params.x_export;
     g_autofree char *name = NULL, *ir = NULL, *path = NULL;
     HybridCompileError err;
     const uint8_t *env = (const uint8_t *)cpu_env(cpu);
@@ -543,8 +543,16 @@ static void hybrid_param_prop_get(Object *obj, Visitor *v, const char *name,
                                   void *opaque, Error **errp)
 {
     const HybridParamInfo *pi = opaque;
-    int64_t value = hybrid_param_get(&hybrid_params, pi);
+    int64_t value;
+    char *str;
 
+    if (pi->str) {
+        str = g_strdup(hybrid_param_get_str(&hybrid_params, pi) ?: "");
+        visit_type_str(v, name, &str, errp);
+        g_free(str);
+        return;
+    }
+    value = hybrid_param_get(&hybrid_params, pi);
     visit_type_int64(v, name, &value, errp);
 }
 
@@ -576,11 +584,11 @@ static void hybrid_accel_class_init(ObjectClass *oc, void *data)
 
     for (size_t i = 0; i < hybrid_param_count; i++) {
         const HybridParamInfo *pi = &hybrid_param_info[i];
-        g_autofree char *desc =
+        g_autofree char *desc = pi->str ? g_strdup(pi->help) :
             g_strdup_printf("%s (%" PRId64 "..%" PRId64 ", default %" PRId64
                             ")", pi->help, pi->min, pi->max, pi->def);
 
-        object_class_property_add(oc, pi->name, "int",
+        object_class_property_add(oc, pi->name, pi->str ? "str" : "int",
                                   hybrid_param_prop_get,
                                   hybrid_param_prop_set,
                                   NULL, (void *)pi);

@@ -35,10 +35,10 @@ struct HybridCode {
 
 /*
  * The optimisation pipeline and code generation level. Chosen by
- * measurement (README, Speed); HYBRID_LLVM_PASSES (a new pass manager
- * pipeline) and HYBRID_LLVM_CODEGEN (0..3) override them, to measure.
+ * measurement (README, Speed): default<O2>, the default level; the
+ * x-opt-level and x-codegen-level properties choose others, to measure.
  */
-static const char *passes = "default<O2>";
+static char passes[16] = "default<O2>";
 static LLVMCodeGenOptLevel codegen_level = LLVMCodeGenLevelDefault;
 
 static LLVMOrcLLJITRef jit;
@@ -151,7 +151,7 @@ static bool take_error(LLVMErrorRef e, char *buf, size_t len)
     return true;
 }
 
-bool hybrid_jit_init(Error **errp)
+bool hybrid_jit_init(const HybridJitOptions *o, Error **errp)
 {
     LLVMOrcJITTargetMachineBuilderRef jtmb;
     LLVMOrcLLJITBuilderRef builder;
@@ -165,12 +165,9 @@ bool hybrid_jit_init(Error **errp)
     if (jit) {
         return true;
     }
-    if (getenv("HYBRID_LLVM_PASSES")) {
-        passes = getenv("HYBRID_LLVM_PASSES");
-    }
-    if (getenv("HYBRID_LLVM_CODEGEN")) {
-        codegen_level = MIN(atoi(getenv("HYBRID_LLVM_CODEGEN")), 3);
-    }
+    snprintf(passes, sizeof(passes), "default<O%u>", MIN(o->opt_level, 3));
+    codegen_level = MIN(o->codegen_level, 3);
+    hybrid_lower_state_mapping = o->state_mapping;
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
     LLVMInstallFatalErrorHandler(fatal_handler);
@@ -181,9 +178,9 @@ bool hybrid_jit_init(Error **errp)
         LLVMDisposeMessage(emsg);
         return false;
     }
-    /* "native": the CPU QEMU runs on, with all its features */
-    cpu = getenv("HYBRID_LLVM_CPU") ?: tcg_host_info.llvm_cpu;
-    if (!strcmp(cpu, "native")) {
+    /* x-native-cpu: the CPU QEMU runs on, with all its features */
+    cpu = tcg_host_info.llvm_cpu;
+    if (o->native_cpu) {
         host_cpu = LLVMGetHostCPUName();
         host_features = LLVMGetHostCPUFeatures();
     }

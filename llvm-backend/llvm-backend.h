@@ -48,8 +48,21 @@ typedef struct HybridCompileError {
     char detail[96];
 } HybridCompileError;
 
+/* How traces are compiled (the accelerator's x- properties). */
+typedef struct HybridJitOptions {
+    unsigned opt_level;         /* default<On> */
+    unsigned codegen_level;     /* LLVMCodeGenOptLevel */
+    bool native_cpu;            /* the host CPU's features, not tcg-host's */
+    bool state_mapping;         /* guest globals in SSA values (lowering) */
+} HybridJitOptions;
+
 /* Start the JIT for the host described by tcg-host; once, before use. */
-bool hybrid_jit_init(Error **errp);
+bool hybrid_jit_init(const HybridJitOptions *o, Error **errp);
+/*
+ * The lowering's state mapping (HybridJitOptions.state_mapping); on
+ * unless the JIT was started without it.
+ */
+extern bool hybrid_lower_state_mapping;
 
 /*
  * Lower, optimise and compile @s, whose code uses @refs (see above).

@@ -4,8 +4,8 @@
  * globals are state-mapped (below): in SSA values for the whole trace,
  * stored to env only at sync points, and only those that may differ from
  * it. The pc and insn state fields stay in env, made exact around calls
- * by exact_state() (lower-call.c). HYBRID_LLVM_STATE=env keeps every
- * global in env instead (to measure).
+ * by exact_state() (lower-call.c). The x-state-mapping=0 property keeps
+ * every global in env instead (to measure).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -398,13 +398,13 @@ void globals_from_env(Lower *l)
     sync_globals(l, false, NULL);
 }
 
+bool hybrid_lower_state_mapping = true;
+
 /* The state mapping's part of @l (its snapshot set). */
 void lower_state_init(Lower *l)
 {
-    const char *state = getenv("HYBRID_LLVM_STATE");
-
-    /* HYBRID_LLVM_STATE=env: globals stay in env (to measure) */
-    l->map_state = !state || strcmp(state, "env") != 0;
+    /* x-state-mapping=0: globals stay in env (to measure) */
+    l->map_state = hybrid_lower_state_mapping;
     l->gslots = g_array_new(false, false, sizeof(GSlot));
     l->syncs = g_array_new(false, false, sizeof(Sync));
     l->tb_in = g_malloc0(sizeof(*l->tb_in) * l->s->ntbs);

@@ -27,19 +27,41 @@
     X(jit_hot,        "jit-hot",       50,      1,   1000000,                \
       "entries into a formed trace's head before it is compiled")         \
     X(max_traces,     "max-traces",    0,       0,   1000000000,             \
-      "compile at most this many traces (0: no limit; for bisecting)")
+      "compile at most this many traces (0: no limit; for bisecting)")    \
+    X(x_state_mapping, "x-state-mapping", 1,    0,   1,                      \
+      "experiment: 1 keeps guest globals in SSA values across a trace, "    \
+      "0 in env")                                                           \
+    X(x_opt_level,    "x-opt-level",   2,       0,   3,                      \
+      "experiment: LLVM optimisation pipeline default<On>")                 \
+    X(x_codegen_level, "x-codegen-level", 2,    0,   3,                      \
+      "experiment: LLVM code generation level (0 none .. 3 aggressive)")   \
+    X(x_native_cpu,   "x-native-cpu",  0,       0,   1,                      \
+      "experiment: 1 compiles for the host CPU and all its features, "      \
+      "0 for the host layer's baseline")                                   \
+    X(x_opt_nice,     "x-opt-nice",    0,       0,   19,                     \
+      "experiment: nice value of the optimizer threads (0: the vCPUs')")
+
+/* String properties: field, name, help (default: unset, NULL). */
+#define HYBRID_STR_PARAMS(X)                                                 \
+    X(x_export,       "x-export",                                           \
+      "tests: write the portable IR and vCPU state of the first traces "    \
+      "that touch only guest memory into this directory")
 
 typedef struct HybridParams {
 #define HYBRID_PARAM_FIELD(field, name, def, min, max, help) int64_t field;
     HYBRID_PARAMS(HYBRID_PARAM_FIELD)
 #undef HYBRID_PARAM_FIELD
+#define HYBRID_STR_PARAM_FIELD(field, name, help) char *field;
+    HYBRID_STR_PARAMS(HYBRID_STR_PARAM_FIELD)
+#undef HYBRID_STR_PARAM_FIELD
 } HybridParams;
 
 typedef struct HybridParamInfo {
     const char *name;
     const char *help;
+    bool str;                   /* a string (def, min, max unused) */
     int64_t def, min, max;
-    size_t offset;              /* of the int64_t field in HybridParams */
+    size_t offset;              /* of the int64_t (or char *) field */
 } HybridParamInfo;
 
 extern const HybridParamInfo hybrid_param_info[];
@@ -51,6 +73,9 @@ extern HybridParams hybrid_params;
 void hybrid_params_set_defaults(HybridParams *p);
 const HybridParamInfo *hybrid_param_find(const char *name);
 int64_t hybrid_param_get(const HybridParams *p, const HybridParamInfo *pi);
+/* A string property's value (NULL: unset). */
+const char *hybrid_param_get_str(const HybridParams *p,
+                                 const HybridParamInfo *pi);
 /* Parse @value for @pi into @p; on error, @p is unchanged. */
 bool hybrid_param_set(HybridParams *p, const HybridParamInfo *pi,
                       const char *value, Error **errp);

@@ -14,6 +14,11 @@ const HybridParamInfo hybrid_param_info[] = {
       .offset = offsetof(HybridParams, field) },
     HYBRID_PARAMS(HYBRID_PARAM_INFO)
 #undef HYBRID_PARAM_INFO
+#define HYBRID_STR_PARAM_INFO(field, name_, help_) \
+    { .name = name_, .help = help_, .str = true, \
+      .offset = offsetof(HybridParams, field) },
+    HYBRID_STR_PARAMS(HYBRID_STR_PARAM_INFO)
+#undef HYBRID_STR_PARAM_INFO
 };
 const size_t hybrid_param_count = ARRAY_SIZE(hybrid_param_info);
 
@@ -24,10 +29,21 @@ static int64_t *param_ptr(HybridParams *p, const HybridParamInfo *pi)
     return (int64_t *)((char *)p + pi->offset);
 }
 
+static char **param_str_ptr(HybridParams *p, const HybridParamInfo *pi)
+{
+    return (char **)((char *)p + pi->offset);
+}
+
 void hybrid_params_set_defaults(HybridParams *p)
 {
     for (size_t i = 0; i < hybrid_param_count; i++) {
-        *param_ptr(p, &hybrid_param_info[i]) = hybrid_param_info[i].def;
+        const HybridParamInfo *pi = &hybrid_param_info[i];
+
+        if (pi->str) {
+            *param_str_ptr(p, pi) = NULL;
+        } else {
+            *param_ptr(p, pi) = pi->def;
+        }
     }
 }
 
@@ -46,11 +62,27 @@ int64_t hybrid_param_get(const HybridParams *p, const HybridParamInfo *pi)
     return *param_ptr((HybridParams *)p, pi);
 }
 
+const char *hybrid_param_get_str(const HybridParams *p,
+                                 const HybridParamInfo *pi)
+{
+    return *param_str_ptr((HybridParams *)p, pi);
+}
+
 bool hybrid_param_set(HybridParams *p, const HybridParamInfo *pi,
                       const char *value, Error **errp)
 {
     int64_t v;
 
+    if (pi->str) {
+        if (!value || !value[0]) {
+            error_setg(errp, "hybrid: property '%s' needs a non-empty value",
+                       pi->name);
+            return false;
+        }
+        g_free(*param_str_ptr(p, pi));
+        *param_str_ptr(p, pi) = g_strdup(value);
+        return true;
+    }
     if (!value || qemu_strtoi64(value, NULL, 0, &v) < 0 ||
         v < pi->min || v > pi->max) {
         error_setg(errp, "hybrid: invalid value '%s' for property '%s': "

@@ -282,18 +282,18 @@ static Job *next_job_locked(void)
 }
 
 /*
- * Optimizer threads run at the vCPUs' priority. HYBRID_OPT_NICE=N sets a
- * nice value per thread, to measure: at nice 10, where every core runs a
+ * Optimizer threads run at the vCPUs' priority. x-opt-nice=N sets a nice
+ * value per thread, to measure: at nice 10, where every core runs a
  * busy vCPU (-smp 4 on 2 cores, or any other load), the optimizer got
  * next to no CPU (runs compiled a fifth of their traces, too late to be
  * entered), so the default leaves the priority alone.
  */
 static void *worker(void *arg)
 {
-    const char *env = getenv("HYBRID_OPT_NICE");
-
     /* a failure only means compiles keep the vCPUs' priority */
-    if (env && setpriority(PRIO_PROCESS, qemu_get_thread_id(), atoi(env))) {
+    if (hybrid_params.x_opt_nice &&
+        setpriority(PRIO_PROCESS, qemu_get_thread_id(),
+                    hybrid_params.x_opt_nice)) {
         /* nothing to do */
     }
     for (;;) {
@@ -312,9 +312,21 @@ static void *worker(void *arg)
     }
 }
 
+HybridJitOptions hybrid_jit_options(void)
+{
+    return (HybridJitOptions) {
+        .opt_level = hybrid_params.x_opt_level,
+        .codegen_level = hybrid_params.x_codegen_level,
+        .native_cpu = hybrid_params.x_native_cpu,
+        .state_mapping = hybrid_params.x_state_mapping,
+    };
+}
+
 bool hybrid_pool_start(unsigned nthreads, Error **errp)
 {
-    if (!hybrid_jit_init(errp)) {
+    HybridJitOptions o = hybrid_jit_options();
+
+    if (!hybrid_jit_init(&o, errp)) {
         return false;
     }
     hybrid_code_release = code_release;

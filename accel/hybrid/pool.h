@@ -8,7 +8,10 @@
 
 #include "snapshot.h"
 #include "trace.h"
+#include "llvm-backend/llvm-backend.h"
 
+/* The JIT's options, from the accelerator's properties. */
+HybridJitOptions hybrid_jit_options(void);
 /* Start the JIT and @nthreads optimizer threads (0: compile on vCPUs). */
 bool hybrid_pool_start(unsigned nthreads, Error **errp);
 /*

@@ -13,6 +13,16 @@ for prop, rng in (('threads', '0..64'), ('hot', '1..1000000'),
     t.ok(rc == 0 and re.search(r'^\s*%s=<int>.*\(%s, default' % (prop, re.escape(rng)),
                                out, re.M),
          '-accel hybrid,help shows %s with its range' % prop, out)
+# the experiment and test knobs are properties too (once environment
+# variables nobody could discover)
+for prop, rng in (('x-state-mapping', '0..1'), ('x-opt-level', '0..3'),
+                  ('x-codegen-level', '0..3'), ('x-native-cpu', '0..1'),
+                  ('x-opt-nice', '0..19')):
+    t.ok(rc == 0 and re.search(r'^\s*%s=<int>.*\(%s, default' %
+                               (prop, re.escape(rng)), out, re.M),
+         '-accel hybrid,help shows %s with its range' % prop, out)
+t.ok(re.search(r'^\s*x-export=<str>', out, re.M),
+     '-accel hybrid,help shows x-export', out)
 t.ok('thread=' in out and 'tb-size=' in out,
      '-accel hybrid,help keeps TCG\'s properties', out)
 
@@ -38,6 +48,8 @@ bad('hybrid,threads=', "'threads'", '0..64')
 bad('hybrid,hot=-1', "'hot'", "'-1'", '1..1000000')
 bad('hybrid,hot=0', "'hot'", '1..1000000')
 bad('hybrid,trace-max-tbs=1000', "'trace-max-tbs'", '1..256')
+bad('hybrid,x-codegen-level=-1', "'x-codegen-level'", '0..3')
+bad('hybrid,x-export=', "'x-export'")
 bad('hybrid,banana=1', 'banana')
 
 for opts in (['-icount', 'shift=0'], ['-icount', 'shift=auto']):

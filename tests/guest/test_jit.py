@@ -93,6 +93,19 @@ for opts, grow in (('jit=1,threads=0', True),
     t.ok(result(out) == want, '%s: hotloop result equals tcg\'s' % opts,
          '%s vs %s\n%s' % (result(out), want, out[-3000:]))
 
+# the experiment properties compile working code too
+opts = ('x-state-mapping=0,x-opt-level=1,x-codegen-level=1,x-native-cpu=1,'
+        'x-opt-nice=5')
+g = Guest('hybrid,' + opts, run='hotloop')
+g.wait_for('hotloop: func=', timeout=240)
+tr, r = wait_trace(g.qmp, lambda tr: tr['state'] == 'installed' and
+                   tr['entries'] > 0, timeout=60)
+g.wait_exit(timeout=240)
+out = g.output()
+g.kill()
+t.ok(tr and result(out) == want, '%s: traces entered, hotloop result equals '
+     'tcg\'s' % opts, '%s vs %s\n%s' % (result(out), want, out[-3000:]))
+
 # W^X: with split-wx=on TCG keeps no memory writable and executable at
 # once, and neither do the tier's entry thunks and compiled code
 g = Guest('hybrid,split-wx=on', run='hotloop')

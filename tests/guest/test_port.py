@@ -1,5 +1,5 @@
 """Real traces on loongarch64 (issue: host layer). The bundled guest boots
-under -accel hybrid with HYBRID_EXPORT set: QEMU writes the portable LLVM
+under -accel hybrid with x-export=DIR: QEMU writes the portable LLVM
 IR of the first traces that only touch guest memory (the project's own
 lowering, hybrid_lower_portable()) and the vCPU state at each trace's
 head. The same IR is compiled with clang-19 for loongarch64 (run under
@@ -22,12 +22,11 @@ LLD = os.environ.get('LLD', 'ld.lld-19')
 QEMU_LA64 = os.environ.get('QEMU_LOONGARCH64', 'qemu-loongarch64')
 
 work = tempfile.mkdtemp(prefix='hybrid-port-')
-os.environ['HYBRID_EXPORT'] = work
-g = Guest('hybrid,jit=1,threads=1,hot=8,jit-hot=8', run='sysinfo')
+g = Guest('hybrid,jit=1,threads=1,hot=8,jit-hot=8,x-export=' + work,
+          run='sysinfo')
 g.wait_exit(timeout=300)
 out = g.output()
 g.kill()
-del os.environ['HYBRID_EXPORT']
 ids = sorted(int(re.search(r'trace-(\d+)\.ll$', p).group(1))
              for p in glob.glob(os.path.join(work, 'trace-*.ll')))
 t.ok(len(ids) >= 4, 'QEMU exported %d real traces with their state'

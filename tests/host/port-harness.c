@@ -1,7 +1,7 @@
 /*
  * Runs real traces, lowered to portable LLVM IR by the project's own
  * lowering (hybrid_lower_portable(), exported by QEMU with
- * HYBRID_EXPORT=DIR from the x86_64 guest), on a recorded guest state:
+ * -accel hybrid,x-export=DIR from the x86_64 guest), on a recorded guest state:
  * the same IR built for loongarch64 (run under qemu-loongarch64,
  * freestanding on tests/host/la64/la64-rt.c) and for x86_64 (native)
  * must end in the same guest state. tests/guest/test_port.py builds it

@@ -1178,8 +1178,10 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    g_unsetenv("HYBRID_LLVM_STATE");    /* the state mapping is tested */
-    hybrid_jit_init(&error_abort);
+    hybrid_jit_init(&(HybridJitOptions) {
+                        .opt_level = 2, .codegen_level = 2,
+                        .state_mapping = true,  /* it is tested */
+                    }, &error_abort);
     g_test_add_func("/hybrid/lower/arith", test_arith);
     g_test_add_func("/hybrid/lower/loop-phi", test_loop_phi);
     g_test_add_func("/hybrid/lower/page-offset-edge", test_page_offset_edge);
