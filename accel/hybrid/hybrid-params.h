@@ -39,7 +39,10 @@
       "experiment: 1 compiles for the host CPU and all its features, "      \
       "0 for the host layer's baseline")                                   \
     X(x_opt_nice,     "x-opt-nice",    0,       0,   19,                     \
-      "experiment: nice value of the optimizer threads (0: the vCPUs')")
+      "experiment: nice value of the optimizer threads (0: the vCPUs')")  \
+    X(x_compile_mode, "x-compile-mode", 0,      0,   2,                      \
+      "bisecting: compile 0 all traces, 1 only user-mode ones, 2 only "    \
+      "kernel-mode ones")
 
 /* String properties: field, name, help (default: unset, NULL). */
 #define HYBRID_STR_PARAMS(X)                                                 \

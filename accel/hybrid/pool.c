@@ -348,8 +348,10 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat)
 {
     Job *j, *dropped = NULL;
 
-    if (hybrid_params.max_traces &&
-        qatomic_fetch_inc(&submitted) >= hybrid_params.max_traces) {
+    if ((hybrid_params.x_compile_mode &&
+         t->user != (hybrid_params.x_compile_mode == 1)) ||
+        (hybrid_params.max_traces &&
+         qatomic_fetch_inc(&submitted) >= hybrid_params.max_traces)) {
         hybrid_snapshot_free(s);
         hybrid_table_install(t, NULL, NULL, 0, 0);   /* stays with TCG */
         return;

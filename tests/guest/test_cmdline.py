@@ -17,7 +17,7 @@ for prop, rng in (('threads', '0..64'), ('hot', '1..1000000'),
 # variables nobody could discover)
 for prop, rng in (('x-state-mapping', '0..1'), ('x-opt-level', '0..3'),
                   ('x-codegen-level', '0..3'), ('x-native-cpu', '0..1'),
-                  ('x-opt-nice', '0..19')):
+                  ('x-opt-nice', '0..19'), ('x-compile-mode', '0..2')):
     t.ok(rc == 0 and re.search(r'^\s*%s=<int>.*\(%s, default' %
                                (prop, re.escape(rng)), out, re.M),
          '-accel hybrid,help shows %s with its range' % prop, out)

@@ -106,6 +106,25 @@ g.kill()
 t.ok(tr and result(out) == want, '%s: traces entered, hotloop result equals '
      'tcg\'s' % opts, '%s vs %s\n%s' % (result(out), want, out[-3000:]))
 
+# x-compile-mode (bisecting a wrong result by privilege level): 1 compiles
+# only user-mode traces, 2 only kernel-mode ones; the rest stay with TCG
+for mode, want_mode in ((1, 'user'), (2, 'kernel')):
+    g = Guest('hybrid,x-compile-mode=%d' % mode, run='hotloop')
+    g.wait_for('hotloop: func=', timeout=240)
+    tr, r = wait_trace(g.qmp, lambda tr: tr['state'] == 'installed' and
+                       tr['entries'] > 0, timeout=60)
+    g.wait_exit(timeout=240)
+    out = g.output()
+    g.kill()
+    traces = r.get('return', {}).get('traces', [])
+    other = [x for x in traces if x['state'] == 'installed' and
+             x['mode'] != want_mode]
+    t.ok(tr and tr['mode'] == want_mode and not other and
+         result(out) == want,
+         'x-compile-mode=%d: only %s-mode traces installed, hotloop result '
+         'equals tcg\'s' % (mode, want_mode),
+         '%s\n%s\n%s' % (tr, other[:3], out[-2000:]))
+
 # W^X: with split-wx=on TCG keeps no memory writable and executable at
 # once, and neither do the tier's entry thunks and compiled code
 g = Guest('hybrid,split-wx=on', run='hotloop')
