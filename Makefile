@@ -7,6 +7,7 @@
 #   make bench   tcg vs hybrid on the bundled guest's workloads
 #   make check SANITIZE=1   the same tests on a build with AddressSanitizer
 #                and UndefinedBehaviorSanitizer (build/qemu-build-san)
+#   make check TESTS='guest-smc unit-lower'   only those tests
 #   make clean   remove build/
 #
 # Set-up (packages, QEMU source, guest) is done by scripts/ and is
@@ -95,7 +96,7 @@ run: build guest
 
 check: build guest
 	cd $(QEMU_BLD) && meson test --no-rebuild --suite hybrid --print-errorlogs \
-		|| { $(TOP)/scripts/test-failures.sh meson-logs/testlog.txt; exit 1; }
+		$(TESTS) || { $(TOP)/scripts/test-failures.sh meson-logs/testlog.txt; exit 1; }
 
 # the loongarch64 host layer, cross-built and run under qemu-loongarch64
 # (also part of `make check`)
