@@ -116,12 +116,6 @@ static bool x86_edge_ok(void *envp, uint64_t pc, uint64_t cs_base,
                               TARGET_PAGE_SIZE) == (phys1 & TARGET_PAGE_MASK);
 }
 
-uint8_t hybrid_trace_exited[HYBRID_MAX_VCPUS];
-/* with hybrid_trace_exited: the trace that left, and after which TB */
-static struct {
-    uint64_t id;
-    unsigned tb;
-} hybrid_trace_exited_from[HYBRID_MAX_VCPUS];
 
 /* what the lowering's inline TLB fast path assumes (tlb_fast()) */
 QEMU_BUILD_BUG_ON(sizeof(CPUTLBDescFast) != 2 * sizeof(void *));
@@ -146,9 +140,11 @@ static bool region_candidate(HybridTrace *t, unsigned i, HybridTrace *u)
 /* Trace @t left after its TB @i, back to the execution loop (@how). */
 static void note_exit(CPUState *cpu, uint8_t how, HybridTrace *t, unsigned i)
 {
-    hybrid_trace_exited[cpu->cpu_index] = how;
-    hybrid_trace_exited_from[cpu->cpu_index].id = t->id;
-    hybrid_trace_exited_from[cpu->cpu_index].tb = i;
+    HybridVCPU *v = vcpu_state(cpu);
+
+    v->trace_exit = how;
+    v->exit_trace_id = t->id;
+    v->exit_trace_tb = i;
 }
 
 /* Every this many exits of one TB, a trace tells the execution loop. */
@@ -404,13 +400,6 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
     if (!hybrid_params.threads) {
         hybrid_pool_vcpu_work();    /* threads=0: vCPUs compile */
     }
-    if (unlikely(hybrid_trace_exited[cpu->cpu_index])) {
-        /* where a trace left is a NET head (HYBRID_EXIT_*) */
-        v->trace_exit = hybrid_trace_exited[cpu->cpu_index];
-        v->exit_trace_id = hybrid_trace_exited_from[cpu->cpu_index].id;
-        v->exit_trace_tb = hybrid_trace_exited_from[cpu->cpu_index].tb;
-        hybrid_trace_exited[cpu->cpu_index] = 0;
-    }
     if (qatomic_read(&hybrid_installed_count) && !v->recording) {
         HybridTrace *t = hybrid_table_installed(tb);
 
@@ -504,11 +493,6 @@ static int hybrid_init_machine(MachineState *ms)
         exit(1);
     }
 
-    if (ms->smp.max_cpus > HYBRID_MAX_VCPUS) {
-        error_report("-accel hybrid supports at most %d vCPUs",
-                     HYBRID_MAX_VCPUS);
-        return -EINVAL;
-    }
     ret = tcg_init_machine_fn(ms);
     if (ret < 0) {
         return ret;

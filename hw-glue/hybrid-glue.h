@@ -30,9 +30,6 @@ HybridSnapshot *hybrid_snapshot_make(CPUState *cpu, const HybridTrace *t,
 void hybrid_entry_init(void);
 void hybrid_entry_flush(void);
 
-/* [cpu_index]: set by trace code when it returns to the execution loop */
-#define HYBRID_MAX_VCPUS 4096
-extern uint8_t hybrid_trace_exited[HYBRID_MAX_VCPUS];
 
 /* conformance.c: QMP x-hybrid-conformance (hybrid_conformance) */
 HybridConformance *hybrid_conformance_run(uint32_t runs, uint64_t seed,
