@@ -106,8 +106,19 @@ LLVMValueRef emit_call(Lower *l, LLVMTypeRef fty, void *fn,
 /*
  * Make the pc field (and insn state) exact around a call that may fault:
  * returns what restore_state() needs to put the translator's view back.
+ *
+ * @unwind: the call only faults as TCG's unwinding would see it (a guest
+ * memory access): TCG restores the pc and insn state from the insn's
+ * insn_start words then, whatever the translator wrote in the insn, so
+ * they are written always. Else (a helper), where the translator wrote
+ * the pc (or cc_op) itself, on the path to the call, its value is the
+ * one it wants the helper to see (e.g. the next insn's pc before hlt):
+ * it is left alone. "On the path": the flags are reset at every label
+ * (lower_flow_op), since a write on one branch of an insn says nothing
+ * of the other (x86's rep string loop writes the pc on its way back to
+ * itself, then its last iteration's accesses follow at a label).
  */
-ExactState exact_state(Lower *l)
+ExactState exact_state(Lower *l, bool unwind)
 {
     const HybridTargetDesc *d = l->s->target;
     LLVMTypeRef pt = pc_type(l);
@@ -116,12 +127,7 @@ ExactState exact_state(Lower *l)
     if (!l->have_insn) {
         return sv;
     }
-    /*
-     * Where the translator wrote the pc (or cc_op) itself in this insn,
-     * its value is the one it wants the helper to see (e.g. the next
-     * insn's pc before hlt): leave it alone.
-     */
-    if (!l->pc_written) {
+    if (unwind || !l->pc_written) {
         sv.pc = LLVMBuildLoad2(l->b, pt, env_ptr(l, d->pc_offset), "");
         sv.pc_exact = LLVMBuildAdd(l->b, l->tb_pc,
                                    kty(pt, d->state_pc(l->tb, l->insn_pc) -
@@ -129,7 +135,7 @@ ExactState exact_state(Lower *l)
                                    "pc_exact");
         LLVMBuildStore(l->b, sv.pc_exact, env_ptr(l, d->pc_offset));
     }
-    if (d->insn_state_offset >= 0 && !l->state_written &&
+    if (d->insn_state_offset >= 0 && (unwind || !l->state_written) &&
         l->insn_state != d->insn_state_dynamic) {
         sv.st = LLVMBuildLoad2(l->b, l->i32, env_ptr(l, d->insn_state_offset),
                                "");
@@ -233,7 +239,7 @@ bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a)
                           h->name);
     }
     nargs = i;
-    sv = exact_state(l);
+    sv = exact_state(l, false);
     /* TCG's own rule: sync what the helper's flags say it may touch */
     /* (no reading globals implies no writing them) */
     l->call_sync = h->flags & TCG_CALL_NO_READ_GLOBALS ? 0 :

@@ -308,6 +308,8 @@ bool lower_flow_op(Lower *l, const HybridSnapOp *op, const uint64_t *a)
         LLVMMoveBasicBlockAfter(bb, cur);
         LLVMPositionBuilderAtEnd(b, bb);
         l->dirty.plus_in = l->dirty.plus_tb = true;     /* paths join */
+        /* ... and a pc the translator wrote may be on one of them only */
+        l->pc_written = l->state_written = false;
         return true;
     }
     case INDEX_op_br:

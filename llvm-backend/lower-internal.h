@@ -70,7 +70,7 @@ typedef struct Lower {
      */
     LLVMValueRef tb_pc;
     int64_t insn_state;             /* insn_start word 1 */
-    /* the translator itself wrote the pc / insn state in this insn */
+    /* the translator wrote the pc / insn state in this insn, on this path */
     bool pc_written, state_written;
     /* type-based alias tags (TBAA_*), made on first use */
     LLVMValueRef tbaa_tag[3];
@@ -196,7 +196,7 @@ typedef struct ExactState {
     LLVMValueRef pc, st, pc_exact, st_exact;
 } ExactState;
 
-ExactState exact_state(Lower *l);
+ExactState exact_state(Lower *l, bool unwind);
 void restore_state(Lower *l, ExactState sv);
 bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a);
 

@@ -166,7 +166,7 @@ static void guest_access(Lower *l, GuestAccess *m)
     args[n++] = kty(l->i32, m->oi);
     at[n] = l->i64;
     args[n++] = k64(l, 0);
-    sv = exact_state(l);
+    sv = exact_state(l, true);
     l->call_sync = SYNC_NONE;       /* spilled above */
     v = emit_call(l, LLVMFunctionType(m->store ? l->vd : m->val_type, at, n,
                                       false),

@@ -8,6 +8,9 @@
  *   div0   idiv by a divisor that becomes zero              (SIGFPE)
  *   segv   a load from an address that becomes unmapped      (SIGSEGV)
  *   ud2    an undefined instruction on the last iteration   (SIGILL)
+ *   rep    rep movsq into a page that becomes unmapped, in the string
+ *          insn's last iteration, preceded in its TB by insns that change
+ *          its count (Linux's copy_user_generic_string)   (SIGSEGV)
  *   spin   no fault: a loop that must see SIGALRM (timer interrupts
  *          taken inside compiled code), then `spin forever` spins until
  *          killed (for the monitor's stop/quit test)
@@ -105,6 +108,42 @@ static __attribute__((noinline)) int64_t loop_ud2(int64_t n, int fault)
     return acc;
 }
 
+/*
+ * The copy's last iteration is the only one at the last loop iteration (8
+ * bytes), elsewhere one or two (8 or 16 bytes): x86's translation of rep
+ * writes the pc on its way back to the insn, and the last iteration's
+ * access comes after that on another branch, where the fault must still
+ * report the rep insn's address and its registers as they were.
+ */
+static int64_t rep_src[2] = { 0x1111, 0x2222 };
+static int64_t rep_dst[2];
+static void *rep_to[2] = { rep_dst };   /* [1]: the page that goes */
+
+static __attribute__((noinline)) int64_t loop_rep(int64_t n, int fault)
+{
+    int64_t acc = 5;
+
+    for (int64_t i = 0; i < n; i++) {
+        /* no branch: the copy runs in the loop's own (compiled) TB */
+        uint64_t last = i == n - 1;
+        void *dst = rep_to[last & (fault != 0)];
+        const void *src = rep_src;
+        uint64_t len = 8 + ((i & 8) & (last - 1));
+
+        asm volatile("movl %%edx, %%ecx\n\t"
+                     "shrl $3, %%ecx\n\t"
+                     "andl $7, %%edx\n\t"
+                     "rep movsq\n\t"
+                     "movl %%edx, %%ecx\n\t"
+                     "rep movsb"
+                     : "+D"(dst), "+S"(src), "+d"(len)
+                     : : "rcx", "memory");
+        acc = acc * 3 + rep_dst[0] + rep_dst[1] + i;
+        rep_dst[0] = rep_dst[1] = 0;
+    }
+    return acc;
+}
+
 static volatile int64_t sink;
 
 /*
@@ -182,6 +221,12 @@ int main(int argc, char **argv)
     warm_up(loop_ud2);
     if (!sigsetjmp(env, 1)) {
         printf("faults: ud2 returned %lld\n", (long long)loop_ud2(N, 1));
+    }
+    rep_to[1] = page;                   /* unmapped, as for segv */
+    fn_start = (uintptr_t)loop_rep;
+    warm_up(loop_rep);
+    if (!sigsetjmp(env, 1)) {
+        printf("faults: rep returned %lld\n", (long long)loop_rep(N, 1));
     }
 
     signal(SIGALRM, on_alarm);

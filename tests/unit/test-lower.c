@@ -1254,6 +1254,71 @@ static void test_memory_order(void)
     hybrid_snapshot_free(s);
 }
 
+/*
+ * The shape of x86's rep string loop (do_gen_rep): one insn whose ops
+ * write the pc on one branch (back to the insn itself, then goto_tb) and
+ * make a guest memory access on the other, at a label after it. If that
+ * access misses (a page fault, in the guest: copy_to_user into a
+ * copy-on-write page, the last iteration of rep movsq), its helper must
+ * see the insn's exact pc and cc_op, as TCG's unwinding would restore
+ * them; the pc write on the other branch says nothing of this one. (It
+ * did: the guest resumed at the TB's first insn with registers already
+ * changed, and pipe() left its result unwritten.)
+ */
+static HybridSnapshot *rep_trace(void)
+{
+    HybridSnapshot *s = snapshot(1, false);
+    MemOpIdx q = make_memop_idx(MO_LEUQ, 0);
+    uint64_t last;
+    Build b;
+
+    build_init(&b);
+    insn(&b, 0x000, CC_OP_DYNAMIC);
+    OP(&b, mov_i64, reg(&b, RCX), k64(&b, 1));
+    insn(&b, 0x007, 9);                     /* the rep insn, cc_op 9 */
+    last = label(&b);
+    OP(&b, brcond_i64, reg(&b, RCX), k64(&b, 1), TCG_COND_EQ, last);
+    /* more than one left: (loop, elided) then back to the insn itself */
+    pc_add(&b, 0x007);
+    OP(&b, goto_tb, 0);
+    OP(&b, exit_tb, 0);
+    /* the last iteration */
+    OP(&b, set_label, last);
+    OP(&b, qemu_st_i64, reg(&b, RAX), reg(&b, RDI), q);
+    OP(&b, mov_i64, reg(&b, RCX), k64(&b, 0));
+    pc_add(&b, 0x009);
+    OP(&b, goto_tb, 1);
+    OP(&b, exit_tb, 1);
+    build_tb(s, 0, &b, 0x401000, 0x5000, 0, 0, 0);
+    return s;
+}
+
+static void test_pc_on_path(void)
+{
+    HybridSnapshot *s = rep_trace();
+    TestCPU cpu = { 0 };
+    Refs r;
+
+    memset(ram, 0, sizeof(ram));
+    tlb[0] = (TestTLBEntry) { .addr_read = -1, .addr_write = -1 };
+    cpu.env.tlb_table = tlb;
+    cpu.env.reg[RAX] = 0x1234;
+    cpu.env.reg[RDI] = RAM_BASE + 0x40;
+    cpu.env.cc_op = CC_OP_DYNAMIC;
+    refs_init(&r);
+    reset_seen(true);
+    run(s, &r, &cpu, 0x7ff000);
+    g_assert_cmpuint(seen.st, ==, 1);
+    g_assert_cmphex(seen.pc, ==, 0x7ff007);     /* the rep insn's */
+    g_assert_cmpuint(seen.cc_op, ==, 9);
+    g_assert_cmpuint(seen.reg[RCX], ==, 1);
+    g_assert_cmphex(ram_get(RAM_BASE + 0x40), ==, 0x1234);
+    /* and after the access the translator's view is back: it exits */
+    g_assert_cmphex(cpu.env.pc, ==, 0x7ff009);
+    g_assert_cmpuint(cpu.env.reg[RCX], ==, 0);
+    hybrid_snapshot_free(s);
+}
+
 /* An op the lowering does not know: fails, saying which. */
 static void test_unsupported(void)
 {
@@ -1297,6 +1362,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hybrid/lower/dirty-edge", test_dirty_edge);
     g_test_add_func("/hybrid/lower/memory", test_memory);
     g_test_add_func("/hybrid/lower/memory-order", test_memory_order);
+    g_test_add_func("/hybrid/lower/pc-on-path", test_pc_on_path);
     g_test_add_func("/hybrid/lower/unsupported-op", test_unsupported);
     ret = g_test_run();
     /* the JIT names its code for perf; nothing to profile here */
