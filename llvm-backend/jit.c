@@ -326,13 +326,14 @@ static bool optimise(LLVMModuleRef mod, HybridCompileError *err)
 }
 
 static HybridCode *jit_compile(const HybridSnapshot *s, const HybridCodeRefs *refs,
-                               HybridCompileError *err, bool *locked);
+                               HybridCompileError *err, volatile bool *locked);
 
 HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const HybridCodeRefs *refs,
                                HybridCompileError *err)
 {
     sigjmp_buf jb;
-    bool locked = false;
+    /* changed between sigsetjmp() and a siglongjmp() to it: volatile */
+    volatile bool locked = false;
     HybridCode *c;
 
     pthread_rwlock_rdlock(&exit_rwlock);
@@ -364,7 +365,7 @@ HybridCode *hybrid_jit_compile(const HybridSnapshot *s, const HybridCodeRefs *re
 }
 
 static HybridCode *jit_compile(const HybridSnapshot *s, const HybridCodeRefs *refs,
-                               HybridCompileError *err, bool *locked)
+                               HybridCompileError *err, volatile bool *locked)
 {
     g_autofree char *name = g_strdup_printf("hybrid_trace_%" PRIu64,
                                             s->trace_id);
