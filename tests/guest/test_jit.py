@@ -93,29 +93,31 @@ for opts, grow in (('jit=1,threads=0', True),
     t.ok(result(out) == want, '%s: hotloop result equals tcg\'s' % opts,
          '%s vs %s\n%s' % (result(out), want, out[-3000:]))
 
-# the experiment properties compile working code too
-opts = ('x-state-mapping=0,x-opt-level=1,x-codegen-level=1,x-native-cpu=1,'
-        'x-opt-nice=5')
-g = Guest('hybrid,' + opts, run='hotloop')
-g.wait_for('hotloop: func=', timeout=240)
-tr, r = wait_trace(g.qmp, lambda tr: tr['state'] == 'installed' and
-                   tr['entries'] > 0, timeout=60)
-g.wait_exit(timeout=240)
-out = g.output()
-g.kill()
-t.ok(tr and result(out) == want, '%s: traces entered, hotloop result equals '
-     'tcg\'s' % opts, '%s vs %s\n%s' % (result(out), want, out[-3000:]))
 
-# x-compile-mode (bisecting a wrong result by privilege level): 1 compiles
-# only user-mode traces, 2 only kernel-mode ones; the rest stay with TCG
-for mode, want_mode in ((1, 'user'), (2, 'kernel')):
-    g = Guest('hybrid,x-compile-mode=%d' % mode, run='hotloop')
+def hotloop_entered(accel):
+    """Run hotloop under @accel until an installed trace is entered; return
+    (that trace or None, the last query-hybrid-traces reply, the output)."""
+    g = Guest(accel, run='hotloop')
     g.wait_for('hotloop: func=', timeout=240)
     tr, r = wait_trace(g.qmp, lambda tr: tr['state'] == 'installed' and
                        tr['entries'] > 0, timeout=60)
     g.wait_exit(timeout=240)
     out = g.output()
     g.kill()
+    return tr, r, out
+
+
+# the experiment properties compile working code too
+opts = ('x-state-mapping=0,x-opt-level=1,x-codegen-level=1,x-native-cpu=1,'
+        'x-opt-nice=5')
+tr, r, out = hotloop_entered('hybrid,' + opts)
+t.ok(tr and result(out) == want, '%s: traces entered, hotloop result equals '
+     'tcg\'s' % opts, '%s vs %s\n%s' % (result(out), want, out[-3000:]))
+
+# x-compile-mode (bisecting a wrong result by privilege level): 1 compiles
+# only user-mode traces, 2 only kernel-mode ones; the rest stay with TCG
+for mode, want_mode in ((1, 'user'), (2, 'kernel')):
+    tr, r, out = hotloop_entered('hybrid,x-compile-mode=%d' % mode)
     traces = r.get('return', {}).get('traces', [])
     other = [x for x in traces if x['state'] == 'installed' and
              x['mode'] != want_mode]
