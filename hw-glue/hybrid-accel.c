@@ -116,7 +116,6 @@ static bool x86_edge_ok(void *envp, uint64_t pc, uint64_t cs_base,
                               TARGET_PAGE_SIZE) == (phys1 & TARGET_PAGE_MASK);
 }
 
-
 /* what the lowering's inline TLB fast path assumes (tlb_fast()) */
 QEMU_BUILD_BUG_ON(sizeof(CPUTLBDescFast) != 2 * sizeof(void *));
 QEMU_BUILD_BUG_ON(sizeof(uintptr_t) != 8);

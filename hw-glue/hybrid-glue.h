@@ -30,7 +30,6 @@ HybridSnapshot *hybrid_snapshot_make(CPUState *cpu, const HybridTrace *t,
 void hybrid_entry_init(void);
 void hybrid_entry_flush(void);
 
-
 /* conformance.c: QMP x-hybrid-conformance (hybrid_conformance) */
 HybridConformance *hybrid_conformance_run(uint32_t runs, uint64_t seed,
                                           bool mutate, const char *filter,

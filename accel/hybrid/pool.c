@@ -7,14 +7,15 @@
  *
  * A vCPU never waits for a compile: submit only queues (and, when the
  * queue is full, drops the coldest job). A dropped trace goes back to
- * its head, which promotes it again if it gets hot again. Hottest first (pop_hottest()):
- * by how fast its head was entered, decaying while it waits; the newest
- * of equals, since a trace is submitted when its head has just become
- * hot. With threads=0 the vCPUs are the optimizer: the same queue, which
- * a vCPU drains between TBs (hybrid_pool_vcpu_work()), compiling for at
- * most half of its time, so that queued jobs cool down and are dropped
- * as they are with an optimizer thread, instead of every boot trace being
- * compiled on the spot (that made a boot 25 times slower than TCG's).
+ * its head, which promotes it again if it gets hot again. Hottest first
+ * (pop_hottest()): by how fast its head was entered, decaying while it
+ * waits; the newest of equals, since a trace is submitted when its head
+ * has just become hot. With threads=0 the vCPUs are the optimizer: the
+ * same queue, which a vCPU drains between TBs (hybrid_pool_vcpu_work()),
+ * compiling for at most half of its time, so that queued jobs cool down
+ * and are dropped as they are with an optimizer thread, instead of every
+ * boot trace being compiled on the spot (that made a boot 25 times
+ * slower than TCG's).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

@@ -1,8 +1,8 @@
 /*
  * Runs real traces, lowered to portable LLVM IR by the project's own
  * lowering (hybrid_lower_portable(), exported by QEMU with
- * -accel hybrid,x-export=DIR from the x86_64 guest), on a recorded guest state:
- * the same IR built for loongarch64 (run under qemu-loongarch64,
+ * -accel hybrid,x-export=DIR from the x86_64 guest), on a recorded guest
+ * state: the same IR built for loongarch64 (run under qemu-loongarch64,
  * freestanding on tests/host/la64/la64-rt.c) and for x86_64 (native)
  * must end in the same guest state. tests/guest/test_port.py builds it
  * with a generated table of traces (port-traces.c) and compares.

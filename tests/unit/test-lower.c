@@ -435,12 +435,14 @@ static LLVMModuleRef lower_ok(LLVMContextRef ctx, const HybridSnapshot *s,
     return mod;
 }
 
-static void optimise(LLVMModuleRef mod)
+/* -O2 on @mod; returns its trace function */
+static LLVMValueRef optimise(LLVMModuleRef mod)
 {
     LLVMPassBuilderOptionsRef o = LLVMCreatePassBuilderOptions();
 
     g_assert_null(LLVMRunPasses(mod, "default<O2>", NULL, o));
     LLVMDisposePassBuilderOptions(o);
+    return LLVMGetNamedFunction(mod, "trace");
 }
 
 /* Compile @s with the JIT and run it from its head at guest pc @pc. */
@@ -683,8 +685,7 @@ static void test_loop_phi(void)
 
     refs_init(&r);
     mod = lower_ok(ctx, s, &r.refs);
-    optimise(mod);
-    fn = LLVMGetNamedFunction(mod, "trace");
+    fn = optimise(mod);
     FOR_EACH_INSN(fn, bb, i) {
         if (!LLVMIsAPHINode(i) ||
             LLVMTypeOf(i) != LLVMInt64TypeInContext(ctx)) {
@@ -1211,8 +1212,7 @@ static void test_memory_order(void)
 
     refs_init(&r);
     mod = lower_ok(ctx, s, &r.refs);
-    optimise(mod);
-    fn = LLVMGetNamedFunction(mod, "trace");
+    fn = optimise(mod);
     FOR_EACH_INSN(fn, bb, i) {
         if (guest_access(ctx, i)) {
             if (LLVMIsALoadInst(i)) {
