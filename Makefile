@@ -72,6 +72,7 @@ $(QEMU_BLD)/build.ninja: | source
 
 build: source $(QEMU_BLD)/build.ninja
 	ninja -C $(QEMU_BLD) -j $(JOBS) qemu-system-x86_64 \
+		qemu-system-x86_64-hybrid-selftest \
 		hybrid/tests/test-hybrid-params hybrid/tests/test-hybrid-record \
 		hybrid/tests/test-hybrid-lower hybrid/tcg-host/test-tcg-host
 	$(if $(SANITIZE),,ln -sfn qemu-build/qemu-system-x86_64 $(QEMU))

@@ -134,7 +134,7 @@ static void thunk_free_locked(const ThunkSlot *slot)
     g_array_append_val(entry.free_slots, *slot);
 }
 
-static void entry_free(void *e)
+void hybrid_entry_free(void *e)
 {
     HybridEntry *he = e;
 
@@ -250,7 +250,7 @@ static void request_locked(GPtrArray *list, HybridTrace *t)
 }
 
 /* @t was just installed (any thread): patch its head when safe. */
-static void hybrid_entry_installed(HybridTrace *t)
+void hybrid_entry_installed(HybridTrace *t)
 {
     if (!entry.epilogue) {
         return;
@@ -265,7 +265,7 @@ static void hybrid_entry_installed(HybridTrace *t)
  * if patched. A patch request still pending sees valid == 0 and does
  * nothing; one running now holds entry.lock, so @patched is final here.
  */
-static void hybrid_entry_retired(HybridTrace *t)
+void hybrid_entry_retired(HybridTrace *t)
 {
     qemu_mutex_lock(&entry.lock);
     if (t->patched) {
@@ -295,7 +295,4 @@ void hybrid_entry_init(void)
     entry.patched = g_ptr_array_new();
     entry.free_slots = g_array_new(false, false, sizeof(ThunkSlot));
     entry.epilogue = tcg_host_tb_ret_addr(tcg_code_gen_epilogue);
-    hybrid_entry_release = entry_free;
-    hybrid_trace_installed = hybrid_entry_installed;
-    hybrid_trace_retired = hybrid_entry_retired;
 }

@@ -198,7 +198,7 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
                                               : NULL;
     if (u && qatomic_read(&u->valid)) {
         if (region_candidate(t, i, u)) {
-            /* to the loop, which grows @t by @u's path (region_grow()) */
+            /* to the loop, which grows @t by @u's path: hybrid_region_grow() */
             note_exit(cpu, HYBRID_EXIT_HOT, t, i);
             return (uintptr_t)tcg_code_gen_epilogue;
         }
@@ -343,32 +343,6 @@ static void hybrid_trace_promote(void *opaque, uint64_t id, uint64_t heat)
     }
 }
 
-/*
- * Region formation from linked traces: trace @v->exit_trace_id often
- * leaves to installed trace @u, whose path comes back to its head. Grow
- * the first by that path and compile it now (the vCPU is at @u's head,
- * in the same mode and address space as the trace that left).
- */
-static void region_grow(CPUState *cpu, HybridVCPU *v, HybridTrace *u)
-{
-    uint64_t id;
-
-    if (!hybrid_params.region_max_tbs || !v->exit_trace_id) {
-        return;
-    }
-    id = hybrid_table_merge_trace(v->exit_trace_id, v->exit_trace_tb, u,
-                                  hybrid_params.region_max_tbs,
-                                  hybrid_tb_valid);
-    if (id) {
-        qatomic_inc(&hybrid_stats.formed);
-        hybrid_trace_promote(cpu, id, HYBRID_HEAT_MAX);
-    }
-}
-
-static void hybrid_tb_linked(CPUState *cpu, TranslationBlock *tb, vaddr pc)
-{
-}
-
 static void hybrid_tb_invalidated(TranslationBlock *tb)
 {
     qatomic_inc(&hybrid_stats.tbs_invalidated);
@@ -406,9 +380,14 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
             HybridTraceCodeFn fn;
 
             if (v->trace_exit == HYBRID_EXIT_HOT) {
-                /* a hot exit of a trace, linked to this one */
+                /*
+                 * a hot exit of a trace, linked to this one: if @t's path
+                 * comes back to that trace's head, grow it by that path
+                 * (the vCPU is at @t's head, in the mode and address
+                 * space of the trace that left)
+                 */
                 v->trace_exit = HYBRID_EXIT_NONE;
-                region_grow(cpu, v, t);
+                hybrid_region_grow(v, v->exit_trace_id, v->exit_trace_tb, t);
             }
 
             if (qatomic_read(&t->patched)) {
@@ -469,11 +448,24 @@ static void hybrid_cpu_event(CPUState *cpu)
 
 static const HybridHooks hybrid_hook_table = {
     .tb_translated = hybrid_tb_translated,
-    .tb_linked = hybrid_tb_linked,
     .tb_invalidated = hybrid_tb_invalidated,
     .tb_flushed = hybrid_tb_flushed,
     .tb_exec = hybrid_tb_exec,
     .cpu_event = hybrid_cpu_event,
+};
+
+/* A trace's code: the JIT's (freed with the trace's last reference). */
+static void trace_code_free(void *code)
+{
+    hybrid_code_free(code);
+}
+
+/* What the tier does at the steps of a trace's life (trace.h). */
+static const HybridTraceOps hybrid_trace_ops = {
+    .code_free = trace_code_free,
+    .entry_free = hybrid_entry_free,
+    .installed = hybrid_entry_installed,
+    .retired = hybrid_entry_retired,
 };
 
 static int hybrid_init_machine(MachineState *ms)
@@ -496,9 +488,8 @@ static int hybrid_init_machine(MachineState *ms)
     if (ret < 0) {
         return ret;
     }
-    hybrid_table_init();
     hybrid_entry_init();
-    hybrid_conformance = hybrid_conformance_run;
+    hybrid_table_init(&hybrid_trace_ops);
     hybrid_vcpus = g_new0(HybridVCPU, ms->smp.max_cpus);
     for (unsigned i = 0; i < ms->smp.max_cpus; i++) {
         hybrid_vcpu_init(&hybrid_vcpus[i], hybrid_tb_valid);

@@ -25,14 +25,14 @@ HybridSnapshot *hybrid_snapshot_make(CPUState *cpu, const HybridTrace *t,
 
 /*
  * entry.c: redirect installed traces' head TBs to their code. Init once
- * the TCG context exists; flush from the tb_flush hook (exclusive).
+ * the TCG context exists; flush from the tb_flush hook (exclusive). The
+ * other three are the trace table's HybridTraceOps (trace.h): a trace was
+ * installed, left the table, lost its last reference (its @entry).
  */
 void hybrid_entry_init(void);
 void hybrid_entry_flush(void);
-
-/* conformance.c: QMP x-hybrid-conformance (hybrid_conformance) */
-HybridConformance *hybrid_conformance_run(uint32_t runs, uint64_t seed,
-                                          bool mutate, const char *filter,
-                                          Error **errp);
+void hybrid_entry_installed(HybridTrace *t);
+void hybrid_entry_retired(HybridTrace *t);
+void hybrid_entry_free(void *entry);
 
 #endif

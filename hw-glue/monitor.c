@@ -181,6 +181,11 @@ HybridConformance *qmp_x_hybrid_conformance(bool has_runs, uint32_t runs,
                                             const char *filter, Error **errp)
 {
     if (!hybrid_conformance) {
+        error_setg(errp, "x-hybrid-conformance is a self-test: it is in "
+                   "qemu-system-x86_64-hybrid-selftest only");
+        return NULL;
+    }
+    if (!qatomic_read(&hybrid_in_use)) {
         error_setg(errp, "x-hybrid-conformance needs -accel hybrid");
         return NULL;
     }

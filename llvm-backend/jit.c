@@ -6,7 +6,8 @@
  *
  * One LLJIT for the process; each compile has its own ThreadSafeContext,
  * so optimizer threads compile in parallel. Object code passes through a
- * transform that measures its .text and names it in /tmp/perf-<pid>.map.
+ * transform that measures its .text; the code is named for profilers
+ * through HybridJitOptions.name_code (QEMU's -perfmap and -jitdump).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -43,7 +44,6 @@ static LLVMCodeGenOptLevel codegen_level = LLVMCodeGenLevelDefault;
 
 static LLVMOrcLLJITRef jit;
 static LLVMOrcJITDylibRef jd;
-static QemuMutex perf_lock;
 /*
  * LLJIT's default compiler owns one TargetMachine, which is not safe for
  * concurrent code generation (the C API cannot ask for a concurrent
@@ -51,7 +51,8 @@ static QemuMutex perf_lock;
  * the IR optimisation pipeline run in parallel.
  */
 static QemuMutex codegen_lock;
-static FILE *perf_map;
+/* HybridJitOptions.name_code */
+static void (*name_code)(const void *start, size_t size, const char *name);
 
 /*
  * LLVM reports some failures (e.g. a type the code generator cannot
@@ -168,6 +169,7 @@ bool hybrid_jit_init(const HybridJitOptions *o, Error **errp)
     snprintf(passes, sizeof(passes), "default<O%u>", MIN(o->opt_level, 3));
     codegen_level = MIN(o->codegen_level, 3);
     hybrid_lower_state_mapping = o->state_mapping;
+    name_code = o->name_code;
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
     LLVMInstallFatalErrorHandler(fatal_handler);
@@ -203,15 +205,10 @@ bool hybrid_jit_init(const HybridJitOptions *o, Error **errp)
     jd = LLVMOrcLLJITGetMainJITDylib(jit);
     LLVMOrcObjectTransformLayerSetTransform(
         LLVMOrcLLJITGetObjTransformLayer(jit), measure_object, NULL);
-    qemu_mutex_init(&perf_lock);
     qemu_mutex_init(&codegen_lock);
     warm_up();
     /* after the warm-up: ahead of what it built (see jit_atexit_refresh) */
     atexit(jit_atexit);
-    {
-        g_autofree char *path = g_strdup_printf("/tmp/perf-%d.map", getpid());
-        perf_map = fopen(path, "w");
-    }
     return true;
 }
 
@@ -283,16 +280,14 @@ static void warm_up(void)
     LLVMOrcReleaseResourceTracker(rt);
 }
 
-static void perf_map_add(uintptr_t addr, size_t size, uint64_t id)
+static void name_trace_code(uintptr_t addr, size_t size, uint64_t id)
 {
-    if (!perf_map) {
-        return;
+    char name[32];
+
+    if (name_code) {
+        snprintf(name, sizeof(name), "hybrid_trace_%" PRIu64, id);
+        name_code((const void *)addr, size, name);
     }
-    qemu_mutex_lock(&perf_lock);
-    fprintf(perf_map, "%" PRIxPTR " %zx hybrid_trace_%" PRIu64 "\n", addr,
-            size, id);
-    fflush(perf_map);
-    qemu_mutex_unlock(&perf_lock);
 }
 
 static LLVMModuleRef lower_module(LLVMContextRef ctx, const HybridSnapshot *s,
@@ -407,7 +402,7 @@ static HybridCode *jit_compile(const HybridSnapshot *s, const HybridCodeRefs *re
     }
     c->fn = (HybridTraceFn)(uintptr_t)addr;
     c->size = last_text_size;
-    perf_map_add(addr, c->size, s->trace_id);
+    name_trace_code(addr, c->size, s->trace_id);
     return c;
 }
 

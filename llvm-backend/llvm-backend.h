@@ -54,6 +54,11 @@ typedef struct HybridJitOptions {
     unsigned codegen_level;     /* LLVMCodeGenOptLevel */
     bool native_cpu;            /* the host CPU's features, not tcg-host's */
     bool state_mapping;         /* guest globals in SSA values (lowering) */
+    /*
+     * Told of every trace's code (named "hybrid_trace_<id>"), from optimizer
+     * threads: QEMU's -perfmap/-jitdump writer; NULL: nobody.
+     */
+    void (*name_code)(const void *start, size_t size, const char *name);
 } HybridJitOptions;
 
 /* Start the JIT for the host described by tcg-host; once, before use. */

@@ -39,8 +39,9 @@ extern bool hybrid_in_use;
 const char *hybrid_llvm_version(void);
 
 /*
- * The op conformance run of QMP x-hybrid-conformance, set by the target's
- * accelerator code (hw-glue/conformance.c); NULL where there is none.
+ * The op conformance run of QMP x-hybrid-conformance: set at start-up by
+ * the harness of the self-test emulator (tests/selftest/conformance.c);
+ * NULL in the product emulator, which does not carry it.
  */
 typedef struct HybridConformance HybridConformance;
 extern HybridConformance *(*hybrid_conformance)(uint32_t runs, uint64_t seed,

@@ -26,6 +26,7 @@
 #include "qemu/timer.h"
 #include "qemu/log.h"
 #include "tcg/tcg.h"
+#include "tcg/perf.h"
 #include "disas/disas.h"
 #include "hybrid.h"
 #include "trace.h"
@@ -56,11 +57,6 @@ static struct {
 
 uint64_t hybrid_compile_ns_total;
 uint64_t hybrid_compile_ns_vcpu;
-
-static void code_release(void *code)
-{
-    hybrid_code_free(code);
-}
 
 static void job_free(Job *j)
 {
@@ -320,6 +316,8 @@ HybridJitOptions hybrid_jit_options(void)
         .codegen_level = hybrid_params.x_codegen_level,
         .native_cpu = hybrid_params.x_native_cpu,
         .state_mapping = hybrid_params.x_state_mapping,
+        /* only when -perfmap or -jitdump asked for it */
+        .name_code = perf_report_symbol,
     };
 }
 
@@ -330,7 +328,6 @@ bool hybrid_pool_start(unsigned nthreads, Error **errp)
     if (!hybrid_jit_init(&o, errp)) {
         return false;
     }
-    hybrid_code_release = code_release;
     qemu_mutex_init(&pool.lock);
     qemu_cond_init(&pool.cond);
     g_queue_init(&pool.queue);

@@ -71,29 +71,33 @@ static void abort_recording(HybridVCPU *v, HybridAbort why)
     stop_recording(v);
 }
 
-/*
- * Region formation: the recording started where a compiled trace left
- * and came back to that trace's head. Grow that trace by this side path
- * instead of making a trace of it, and compile it now: the vCPU is at
- * its head.
- */
-static bool merge_recording(HybridVCPU *v)
+bool hybrid_region_grow(HybridVCPU *v, uint64_t from_id, unsigned from_tb,
+                        const HybridTrace *via)
 {
     uint64_t id;
 
-    if (!v->rec_from_id || !hybrid_params.region_max_tbs || !v->promote) {
-        return false;
+    if (!from_id || !hybrid_params.region_max_tbs || !v->promote) {
+        return false;   /* no regions, or nothing would compile one */
     }
-    id = hybrid_table_merge(v->rec_from_id, v->rec_from_tb,
-                            (HybridTraceTB *)v->rec->data, v->rec->len,
-                            hybrid_params.region_max_tbs, v->tb_valid);
+    if (via) {
+        id = hybrid_table_merge_trace(from_id, from_tb, via,
+                                      hybrid_params.region_max_tbs,
+                                      v->tb_valid);
+    } else {
+        id = hybrid_table_merge(from_id, from_tb,
+                                (HybridTraceTB *)v->rec->data, v->rec->len,
+                                hybrid_params.region_max_tbs, v->tb_valid);
+    }
     if (!id) {
         return false;
     }
     qatomic_inc(&hybrid_stats.formed);
-    /* the side path lives in the region: no trace of its own here */
-    v->rec_head->state = HYBRID_HEAD_DONE;
-    stop_recording(v);
+    if (!via) {
+        /* the side path lives in the region: no trace of its own here */
+        v->rec_head->state = HYBRID_HEAD_DONE;
+        stop_recording(v);
+    }
+    /* compile it now: the vCPU is on the side path, back at the head */
     v->promote(v->opaque, id, HYBRID_HEAT_MAX);
     return true;
 }
@@ -118,7 +122,8 @@ static void end_recording(HybridVCPU *v, HybridTraceEnd end)
     HybridTrace *t;
     int why;
 
-    if (end == HYBRID_END_TRACE_HEAD && merge_recording(v)) {
+    if (end == HYBRID_END_TRACE_HEAD &&
+        hybrid_region_grow(v, v->rec_from_id, v->rec_from_tb, NULL)) {
         return;
     }
 

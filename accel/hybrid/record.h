@@ -103,6 +103,19 @@ typedef enum HybridStep {
 } HybridStep;
 
 void hybrid_vcpu_init(HybridVCPU *v, bool (*tb_valid)(const void *tb));
+
+/*
+ * Region formation, the one place regions are made: trace @from_id was
+ * left after its TB @from_tb, and a side path from there came back to its
+ * head: the TBs @v is recording (@via NULL: the recording ends in the
+ * region) or the recorded path of trace @via, which that exit is linked
+ * to. Grow the trace by it (region-max-tbs) and compile the region now
+ * through @v->promote, so it may not return: callers call it last.
+ * False if no region was made (regions off, no compiler, the trace
+ * cannot grow: hybrid_table_merge()).
+ */
+bool hybrid_region_grow(HybridVCPU *v, uint64_t from_id, unsigned from_tb,
+                        const HybridTrace *via);
 void hybrid_vcpu_destroy(HybridVCPU *v);
 
 /*

@@ -15,6 +15,7 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
+#include "qemu/bitops.h"
 #include "qemu/xxhash.h"
 #include "qemu/qht.h"
 #include "hybrid.h"
@@ -77,11 +78,41 @@ static gboolean key_equal(gconstpointer a, gconstpointer b)
     return hybrid_tb_same_key(a, b);
 }
 
-void (*hybrid_code_release)(void *code);
-void (*hybrid_entry_release)(void *entry);
-void (*hybrid_trace_installed)(HybridTrace *t);
-void (*hybrid_trace_retired)(HybridTrace *t);
+static HybridTraceOps ops;
 unsigned hybrid_installed_count;
+
+/* The moves of a trace's life (trace.h), by state: the states it may take */
+static const unsigned trace_moves[HYBRID_TRACE__MAX] = {
+    [HYBRID_TRACE_RECORDED] = BIT(HYBRID_TRACE_QUEUED) |
+                              BIT(HYBRID_TRACE_INVALIDATED),
+    [HYBRID_TRACE_QUEUED] = BIT(HYBRID_TRACE_COMPILING) |
+                            BIT(HYBRID_TRACE_RECORDED) |
+                            BIT(HYBRID_TRACE_FAILED) |
+                            BIT(HYBRID_TRACE_INVALIDATED),
+    [HYBRID_TRACE_COMPILING] = BIT(HYBRID_TRACE_INSTALLED) |
+                               BIT(HYBRID_TRACE_RECORDED) |
+                               BIT(HYBRID_TRACE_FAILED) |
+                               BIT(HYBRID_TRACE_INVALIDATED),
+    [HYBRID_TRACE_INSTALLED] = BIT(HYBRID_TRACE_INVALIDATED),
+    [HYBRID_TRACE_FAILED] = BIT(HYBRID_TRACE_INVALIDATED),
+    [HYBRID_TRACE_INVALIDATED] = 0,
+};
+
+bool hybrid_trace_may_move(HybridTraceState from, HybridTraceState to)
+{
+    return from < HYBRID_TRACE__MAX && to < HYBRID_TRACE__MAX &&
+           (trace_moves[from] & BIT(to));
+}
+
+/* The one writer of a live trace's state (table lock). */
+static bool move_locked(HybridTrace *t, HybridTraceState to)
+{
+    if (!hybrid_trace_may_move(t->state, to)) {
+        return false;
+    }
+    qatomic_set(&t->state, to);
+    return true;
+}
 
 static bool installed_cmp(const void *obj, const void *userp)
 {
@@ -93,8 +124,9 @@ static uint32_t head_hash(const void *head_tb)
     return qemu_xxhash2((uintptr_t)head_tb);
 }
 
-void hybrid_table_init(void)
+void hybrid_table_init(const HybridTraceOps *o)
 {
+    ops = *o;
     qemu_mutex_init(&table.lock);
     table.by_head = g_hash_table_new(key_hash, key_equal);
     table.by_member = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -153,11 +185,11 @@ void hybrid_trace_free(HybridTrace *t)
 {
     if (t) {
         hybrid_trace_unref(t->replaces);
-        if (t->code && hybrid_code_release) {
-            hybrid_code_release(t->code);
+        if (t->code && ops.code_free) {
+            ops.code_free(t->code);
         }
-        if (t->entry && hybrid_entry_release) {
-            hybrid_entry_release(t->entry);
+        if (t->entry && ops.entry_free) {
+            ops.entry_free(t->entry);
         }
         g_free(t->tbs);
         g_free(t->exits);
@@ -283,8 +315,7 @@ HybridTrace *hybrid_table_claim(uint64_t id)
 
     qemu_mutex_lock(&table.lock);
     t = g_hash_table_lookup(table.by_id, &id);
-    if (t && t->state == HYBRID_TRACE_RECORDED) {
-        qatomic_set(&t->state, HYBRID_TRACE_QUEUED);
+    if (t && move_locked(t, HYBRID_TRACE_QUEUED)) {
         hybrid_trace_ref(t);
     } else {
         t = NULL;
@@ -455,10 +486,10 @@ static void retire_locked(HybridTrace *t)
 {
     unlink_locked(t);
     qatomic_set(&t->valid, 0);
-    qatomic_set(&t->state, HYBRID_TRACE_INVALIDATED);
+    move_locked(t, HYBRID_TRACE_INVALIDATED);
     qatomic_inc(&hybrid_stats.invalidated);
-    if (hybrid_trace_retired) {
-        hybrid_trace_retired(t);
+    if (ops.retired) {
+        ops.retired(t);
     }
     g_queue_push_head(&table.recent, t);
     while (g_queue_get_length(&table.recent) > HYBRID_RECENT_INVALIDATED) {
@@ -629,8 +660,7 @@ void hybrid_table_drop(HybridTrace *t)
         /* like aborted recordings: after `blacklist` drops, for good */
         bool again = !t->replaces && ++t->drops < hybrid_params.blacklist;
 
-        qatomic_set(&t->state, again ? HYBRID_TRACE_RECORDED
-                                     : HYBRID_TRACE_FAILED);
+        move_locked(t, again ? HYBRID_TRACE_RECORDED : HYBRID_TRACE_FAILED);
         qatomic_inc(&hybrid_drop_epoch);
     }
     qemu_mutex_unlock(&table.lock);
@@ -650,13 +680,17 @@ unsigned hybrid_table_dropped(uint64_t id)
     return n;
 }
 
-void hybrid_table_set_state(HybridTrace *t, HybridTraceState state)
+bool hybrid_table_set_state(HybridTrace *t, HybridTraceState state)
 {
+    bool moved = false;
+
     qemu_mutex_lock(&table.lock);
-    if (t->state != HYBRID_TRACE_INVALIDATED) {
-        qatomic_set(&t->state, state);
+    if (state == HYBRID_TRACE_QUEUED || state == HYBRID_TRACE_COMPILING ||
+        state == HYBRID_TRACE_FAILED) {
+        moved = move_locked(t, state);
     }
     qemu_mutex_unlock(&table.lock);
+    return moved;
 }
 
 bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
@@ -666,7 +700,7 @@ bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
 
     qemu_mutex_lock(&table.lock);
     t->compile_ns = compile_ns;
-    ok = code && t->state != HYBRID_TRACE_INVALIDATED;
+    ok = code && hybrid_trace_may_move(t->state, HYBRID_TRACE_INSTALLED);
     if (ok && t->replaces) {
         /*
          * A region takes its trace's place. That trace is live: they share
@@ -691,13 +725,14 @@ bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
         t->code_size = code_size;
         /* code and size are visible before the trace can be found */
         qatomic_store_release(&t->fn, fn);
-        qatomic_set(&t->state, HYBRID_TRACE_INSTALLED);
         /*
          * One installed trace per head TB: by_head holds one live trace
          * per head key, and a PC-relative key is its TB's (every alias).
          */
         ok = qht_insert(&table.installed, t, head_hash(t->head_tb), NULL);
-        if (!ok) {
+        if (ok) {
+            move_locked(t, HYBRID_TRACE_INSTALLED);
+        } else {
             qatomic_set(&t->fn, NULL);
             t->code = NULL;
             t->code_size = 0;
@@ -706,19 +741,19 @@ bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
     if (ok) {
         qatomic_inc(&hybrid_installed_count);
         qatomic_inc(&hybrid_stats.installed);
-    } else if (t->state != HYBRID_TRACE_INVALIDATED) {
-        qatomic_set(&t->state, HYBRID_TRACE_FAILED);
+    } else {
+        move_locked(t, HYBRID_TRACE_FAILED);    /* unless invalidated */
     }
     if (ok) {
         hybrid_trace_ref(t);    /* for the observer, outside the lock */
     }
     qemu_mutex_unlock(&table.lock);
-    if (!ok && code && hybrid_code_release) {
-        hybrid_code_release(code);      /* never published: free now */
+    if (!ok && code && ops.code_free) {
+        ops.code_free(code);            /* never published: free now */
     }
     if (ok) {
-        if (hybrid_trace_installed) {
-            hybrid_trace_installed(t);
+        if (ops.installed) {
+            ops.installed(t);
         }
         hybrid_trace_unref(t);
     }

@@ -166,17 +166,22 @@ HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
 void hybrid_trace_free(HybridTrace *t);  /* one never inserted */
 void hybrid_trace_ref(HybridTrace *t);
 void hybrid_trace_unref(HybridTrace *t);
-/* Frees a trace's code (llvm-backend); NULL in tests without code. */
-extern void (*hybrid_code_release)(void *code);
-/* Frees a trace's @entry (hw-glue); called with the trace's last ref. */
-extern void (*hybrid_entry_release)(void *entry);
+
 /*
- * Optional observers (hw-glue): a trace was installed (after the table
- * lock is dropped); a trace left the table (under the table lock, @valid
- * already 0).
+ * What the rest of the tier does at the steps of a trace's life, given
+ * once to hybrid_table_init() by the accelerator (hw-glue/hybrid-accel.c;
+ * the unit tests give fewer). Any member may be NULL.
  */
-extern void (*hybrid_trace_installed)(HybridTrace *t);
-extern void (*hybrid_trace_retired)(HybridTrace *t);
+typedef struct HybridTraceOps {
+    /* free a trace's code (the pool's JIT), with the trace's last ref */
+    void (*code_free)(void *code);
+    /* free a trace's @entry (hw-glue/entry.c), with the trace's last ref */
+    void (*entry_free)(void *entry);
+    /* a trace was installed (any thread, after the table lock is dropped) */
+    void (*installed)(HybridTrace *t);
+    /* a trace left the table (under the table lock, @valid already 0) */
+    void (*retired)(HybridTrace *t);
+} HybridTraceOps;
 bool hybrid_tb_same_key(const HybridTBDesc *a, const HybridTBDesc *b);
 /* Was @k the TB executed after @tb when @tb was recorded? */
 bool hybrid_tb_next_is(const HybridTraceTB *tb, const HybridTBDesc *k);
@@ -187,8 +192,20 @@ bool hybrid_tb_next_is(const HybridTraceTB *tb, const HybridTBDesc *k);
  * it themselves. They are called from vCPU threads (recording, TB
  * invalidation under QEMU's page locks: the table lock is always taken
  * last) and from the monitor.
+ *
+ * A trace's life is the table's: every change of its state is made here,
+ * under the lock, along these moves only (hybrid_trace_may_move()):
+ *
+ *   RECORDED ─claim─► QUEUED ─pool─► COMPILING ─install─► INSTALLED
+ *      ▲                │ │              │ │
+ *      └─────drop───────┘ └───fail───────┴─┴─────────► FAILED
+ *                                           (a drop after `blacklist` drops,
+ *                                            a compile or install that failed)
+ *   any of them ─a member TB invalidated, flush, replaced by a region─►
+ *   INVALIDATED ─last reference, then an RCU grace period─► freed
  */
-void hybrid_table_init(void);
+bool hybrid_trace_may_move(HybridTraceState from, HybridTraceState to);
+void hybrid_table_init(const HybridTraceOps *ops);
 /* Is there a live trace whose head has @d's key? */
 bool hybrid_table_has_head(const HybridTBDesc *d);
 /* The id of the live trace whose head has @d's key, or 0. */
@@ -264,8 +281,11 @@ void hybrid_table_drop(HybridTrace *t);
 extern unsigned hybrid_drop_epoch;
 /* How often trace @id was dropped, if it is live and RECORDED; else 0. */
 unsigned hybrid_table_dropped(uint64_t id);
-/* Move a live trace to @state (QUEUED, COMPILING, FAILED). */
-void hybrid_table_set_state(HybridTrace *t, HybridTraceState state);
+/*
+ * Move @t to @state if that is one of the moves above (QUEUED, COMPILING,
+ * FAILED: the others have their own functions); false if it is not.
+ */
+bool hybrid_table_set_state(HybridTrace *t, HybridTraceState state);
 /*
  * A compile of @t finished with @code (NULL: failed). Installs it if the
  * trace is still live, else releases the code. Returns true if installed.

@@ -1,7 +1,8 @@
 """Shared harness of hybrid's guest tests: start the emulator, talk QMP/HMP,
 wait for the guest's markers, report TAP.
 
-Environment (set by tests/meson.build): HYBRID_QEMU, HYBRID_GUEST_DIR.
+Environment (set by tests/meson.build): HYBRID_QEMU, HYBRID_QEMU_SELFTEST
+(the self-test emulator: the product plus tests/selftest/), HYBRID_GUEST_DIR.
 """
 import json
 import os
@@ -13,6 +14,8 @@ import tempfile
 import time
 
 QEMU = os.environ.get('HYBRID_QEMU', 'build/qemu-system-x86_64')
+QEMU_SELFTEST = os.environ.get('HYBRID_QEMU_SELFTEST',
+                               QEMU + '-hybrid-selftest')
 GUEST = os.environ.get('HYBRID_GUEST_DIR', 'build/guest')
 READY = 'hybrid-guest: userspace up'
 
@@ -138,8 +141,10 @@ class Guest:
     """A running guest with its serial output, QMP and HMP sockets."""
 
     def __init__(self, accel, smp=1, kernel='vmlinux', run=None, extra=(),
-                 args=None, initrd='initrd.gz', cmdline='', reboot=False):
-        """Boot the bundled guest, or start QEMU with @args if given."""
+                 args=None, initrd='initrd.gz', cmdline='', reboot=False,
+                 qemu=None):
+        """Boot the bundled guest, or start QEMU with @args if given
+        (the emulator @qemu, by default the product's)."""
         self.dir = tempfile.mkdtemp(prefix='hybrid-test-')
         self.qmp_path = os.path.join(self.dir, 'qmp.sock')
         self.hmp_path = os.path.join(self.dir, 'hmp.sock')
@@ -152,7 +157,7 @@ class Guest:
             '-monitor', 'unix:%s,server=on,wait=off' % self.hmp_path]
         self.hybrid = accel.startswith('hybrid')
         self.log = open(self.log_path, 'w+')
-        self.proc = subprocess.Popen([QEMU] + args, stdout=self.log,
+        self.proc = subprocess.Popen([qemu or QEMU] + args, stdout=self.log,
                                      stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         self._qmp = None

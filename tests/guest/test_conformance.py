@@ -1,12 +1,13 @@
 """Op conformance: every op case through TCG and through the LLVM lowering.
 
-QMP x-hybrid-conformance (hw-glue/conformance.c) emits each case with
+QMP x-hybrid-conformance (tests/selftest/conformance.c, in the self-test
+emulator qemu-system-x86_64-hybrid-selftest only) emits each case with
 TCG's own tcg_gen_* API, compiles it with TCG and with llvm-backend, runs
 both from the same inputs (edge values, then random ones) on the stopped
 first vCPU and compares registers, vector registers and a guest RAM
 window bit for bit. No guest is needed: QEMU starts with -S.
 """
-from hybridtest import Tap, Guest
+from hybridtest import Tap, Guest, QEMU_SELFTEST
 
 t = Tap()
 
@@ -35,7 +36,7 @@ cmp_vec bitsel_vec
 ARGS = ['-accel', 'hybrid', '-M', 'q35', '-nodefaults', '-m', '256',
         '-display', 'none', '-S']
 
-g = Guest('hybrid', args=ARGS)
+g = Guest('hybrid', args=ARGS, qemu=QEMU_SELFTEST)
 try:
     q = g.qmp
     r = q.cmd('x-hybrid-conformance', runs=96, seed=20261126)
@@ -93,11 +94,21 @@ finally:
     g.kill()
 
 # Under plain TCG the command says what it needs.
-g = Guest('tcg', args=['-accel', 'tcg'] + ARGS[2:])
+g = Guest('tcg', args=['-accel', 'tcg'] + ARGS[2:], qemu=QEMU_SELFTEST)
 try:
     e = g.qmp.cmd('x-hybrid-conformance')
     t.ok('error' in e and 'hybrid' in e['error'].get('desc', ''),
          'refused under -accel tcg', str(e))
+finally:
+    g.kill()
+
+# The product emulator does not carry the harness, and says where it is.
+g = Guest('hybrid', args=ARGS)
+try:
+    e = g.qmp.cmd('x-hybrid-conformance', runs=1)
+    t.ok('error' in e and 'selftest' in e['error'].get('desc', ''),
+         'the product emulator has no harness and names the one that has',
+         str(e))
 finally:
     g.kill()
 

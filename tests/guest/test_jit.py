@@ -94,9 +94,14 @@ for opts, grow in (('jit=1,threads=0', True),
          '%s vs %s\n%s' % (result(out), want, out[-3000:]))
 
 
+def perf_map_of(g):
+    return '/tmp/perf-%d.map' % g.proc.pid
+
+
 def hotloop_entered(accel):
     """Run hotloop under @accel until an installed trace is entered; return
     (that trace or None, the last query-hybrid-traces reply, the output)."""
+    global no_perfmap_written
     g = Guest(accel, run='hotloop')
     g.wait_for('hotloop: func=', timeout=240)
     tr, r = wait_trace(g.qmp, lambda tr: tr['state'] == 'installed' and
@@ -104,6 +109,7 @@ def hotloop_entered(accel):
     g.wait_exit(timeout=240)
     out = g.output()
     g.kill()
+    no_perfmap_written = tr and not os.path.exists(perf_map_of(g))
     return tr, r, out
 
 
@@ -127,9 +133,12 @@ for mode, want_mode in ((1, 'user'), (2, 'kernel')):
          'equals tcg\'s' % (mode, want_mode),
          '%s\n%s\n%s' % (tr, other[:3], out[-2000:]))
 
+t.ok(no_perfmap_written, 'without -perfmap no perf map is written')
+
 # W^X: with split-wx=on TCG keeps no memory writable and executable at
-# once, and neither do the tier's entry thunks and compiled code
-g = Guest('hybrid,split-wx=on', run='hotloop')
+# once, and neither do the tier's entry thunks and compiled code. (The
+# same run checks -perfmap.)
+g = Guest('hybrid,split-wx=on', run='hotloop', extra=['-perfmap'])
 started = g.wait_for('hotloop: func=', timeout=240)
 tr, r = wait_trace(g.qmp, lambda tr: tr['patched'] and tr['entries'] > 0,
                    timeout=60)
@@ -138,6 +147,18 @@ with open('/proc/%d/maps' % g.proc.pid) as f:
 g.wait_exit(timeout=240)
 out = g.output()
 g.kill()
+perf_map = ''
+if os.path.exists(perf_map_of(g)):
+    perf_map = open(perf_map_of(g)).read()
+    os.unlink(perf_map_of(g))
+# QEMU's -perfmap writer has TCG's code and the compiled traces, one file
+# (the tier once opened its own, truncating QEMU's)
+t.ok(tr and 'tcg-prologue-buffer' in perf_map
+     and re.search(r'^[0-9a-f]+ [0-9a-f]+ guest-0x', perf_map, re.M)
+     and re.search(r'^[0-9a-f]+ [1-9a-f][0-9a-f]* hybrid_trace_%d$'
+                   % tr['id'], perf_map, re.M),
+     '-perfmap names TCG\'s code and the entered trace hybrid_trace_<id>',
+     '%s\n%s' % (tr, perf_map[:1500]))
 t.ok(started and tr and not rwx,
      'split-wx=on: traces entered through patched heads, no mapping is '
      'writable and executable', '%s\n%s' % (rwx, r))

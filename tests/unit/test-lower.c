@@ -1346,9 +1346,6 @@ static void test_unsupported(void)
 
 int main(int argc, char **argv)
 {
-    g_autofree char *perf_map = NULL;
-    int ret;
-
     g_test_init(&argc, &argv, NULL);
     hybrid_jit_init(&(HybridJitOptions) {
                         .opt_level = 2, .codegen_level = 2,
@@ -1364,9 +1361,5 @@ int main(int argc, char **argv)
     g_test_add_func("/hybrid/lower/memory-order", test_memory_order);
     g_test_add_func("/hybrid/lower/pc-on-path", test_pc_on_path);
     g_test_add_func("/hybrid/lower/unsupported-op", test_unsupported);
-    ret = g_test_run();
-    /* the JIT names its code for perf; nothing to profile here */
-    perf_map = g_strdup_printf("/tmp/perf-%d.map", getpid());
-    unlink(perf_map);
-    return ret;
+    return g_test_run();
 }

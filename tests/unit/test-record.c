@@ -563,15 +563,62 @@ static uint64_t dummy_trace_fn(void *env, uint64_t from_tb)
     return 0;
 }
 
-/* Compile @id for pretend: claim it and install it. */
+/* Compile @id for pretend: claim it, compile it, install it. */
 static HybridTrace *install(uint64_t id)
 {
     HybridTrace *t = hybrid_table_claim(id);
 
     g_assert_nonnull(t);
+    g_assert_true(hybrid_table_set_state(t, HYBRID_TRACE_COMPILING));
     g_assert_true(hybrid_table_install(t, t, dummy_trace_fn, 16, 1));
     hybrid_trace_unref(t);
     return t;
+}
+
+/*
+ * A trace's life: the table makes only the moves drawn in trace.h. A
+ * recorded trace is queued before it compiles and compiles before it is
+ * installed; an installed one never goes back to the queue or fails;
+ * invalidated is final (the trace waits there to be freed).
+ */
+static void test_trace_life(void)
+{
+    HybridVCPU v;
+    HybridTrace *t, *f;
+    uint64_t id;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    hybrid_params.hot = 2;
+    loop_until_formed(&v, 10, 12, true, 100);
+    id = live_traces().t[0]->id;
+    f = (HybridTrace *)live_traces().t[0];
+    g_assert_cmpint(f->state, ==, HYBRID_TRACE_RECORDED);
+    g_assert_false(hybrid_table_set_state(f, HYBRID_TRACE_COMPILING));
+    t = hybrid_table_claim(id);
+    g_assert_true(t == f);
+    g_assert_cmpint(t->state, ==, HYBRID_TRACE_QUEUED);
+    g_assert_null(hybrid_table_claim(id));              /* queued once */
+    g_assert_false(hybrid_table_set_state(t, HYBRID_TRACE_INSTALLED));
+    g_assert_true(hybrid_table_set_state(t, HYBRID_TRACE_COMPILING));
+    g_assert_false(hybrid_table_set_state(t, HYBRID_TRACE_QUEUED));
+    g_assert_true(hybrid_table_install(t, t, dummy_trace_fn, 16, 1));
+    g_assert_cmpint(t->state, ==, HYBRID_TRACE_INSTALLED);
+    g_assert_false(hybrid_table_set_state(t, HYBRID_TRACE_FAILED));
+    g_assert_false(hybrid_table_set_state(t, HYBRID_TRACE_QUEUED));
+    g_assert_null(hybrid_table_claim(id));
+    hybrid_table_drop(t);                               /* not queued */
+    g_assert_cmpint(t->state, ==, HYBRID_TRACE_INSTALLED);
+    hybrid_table_flush();
+    g_assert_cmpint(t->state, ==, HYBRID_TRACE_INVALIDATED);
+    for (int s = 0; s < HYBRID_TRACE__MAX; s++) {
+        g_assert_false(hybrid_trace_may_move(HYBRID_TRACE_INVALIDATED, s));
+        g_assert_false(hybrid_table_set_state(t, s));
+    }
+    g_assert_false(hybrid_table_install(t, NULL, NULL, 0, 0));
+    g_assert_cmpint(t->state, ==, HYBRID_TRACE_INVALIDATED);
+    hybrid_trace_unref(t);
+    hybrid_vcpu_destroy(&v);
 }
 
 /* A compiled trace left after its TB @from_tb; the vCPU runs @path. */
@@ -829,7 +876,7 @@ static void test_concurrent_vcpus(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    hybrid_table_init();
+    hybrid_table_init(&(HybridTraceOps){ 0 });
     g_test_add_func("/hybrid/record/loop-trace", test_loop_trace);
     g_test_add_func("/hybrid/record/trace-exit-head", test_trace_exit_head);
     g_test_add_func("/hybrid/record/max-tbs-and-trace-head",
@@ -838,6 +885,7 @@ int main(int argc, char **argv)
                     test_aborts_and_blacklist);
     g_test_add_func("/hybrid/record/mode-change", test_mode_change_ends_trace);
     g_test_add_func("/hybrid/record/invalidation", test_invalidation);
+    g_test_add_func("/hybrid/record/trace-life", test_trace_life);
     g_test_add_func("/hybrid/record/flush", test_flush);
     g_test_add_func("/hybrid/record/user-entries", test_user_entries);
     g_test_add_func("/hybrid/record/heat", test_heat);

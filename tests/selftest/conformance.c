@@ -1,5 +1,7 @@
 /*
- * hw-glue: op conformance of the LLVM lowering against TCG itself.
+ * The self-test emulator's harness: op conformance of the LLVM lowering
+ * against TCG itself. Built only into qemu-system-x86_64-hybrid-selftest
+ * (patch 0009), which the tests start; the product does not carry it.
  *
  * For each case, a short op sequence is emitted with TCG's own tcg_gen_*
  * API (as a front end would: the ops TCG emits for this host), reading
@@ -14,7 +16,8 @@
  * from the same inputs: edge values first, then random ones. The outputs
  * (16 integer registers, 16 vector registers, the RAM window) must be
  * equal bit for bit. Runs on a stopped vCPU's thread (QMP
- * x-hybrid-conformance); env and the RAM window are put back afterwards.
+ * x-hybrid-conformance, registered at start-up through
+ * hybrid_conformance); env and the RAM window are put back afterwards.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -22,6 +25,7 @@
 #include "qapi/error.h"
 #include "qapi/qapi-types-hybrid.h"
 #include "qemu/main-loop.h"
+#include "qemu/module.h"
 #include "system/runstate.h"
 #include "system/cpus.h"
 #include "hw/core/cpu.h"
@@ -36,8 +40,9 @@
 #include "tcg/tcg.h"
 #include "tcg/tcg-op.h"
 #include "tcg/tcg-op-gvec.h"
-#include "hybrid-glue.h"
+#include "hw-glue/hybrid-glue.h"
 #include "llvm-backend/llvm-backend.h"
+#include "accel/hybrid/hybrid.h"
 #include "accel/hybrid/pool.h"
 
 #define REG(k)      offsetof(CPUX86State, regs[k])
@@ -1208,7 +1213,7 @@ static void conformance_work(CPUState *cpu, run_on_cpu_data data)
     tlb_flush(cpu);
 }
 
-HybridConformance *hybrid_conformance_run(uint32_t runs, uint64_t seed,
+static HybridConformance *conformance_run(uint32_t runs, uint64_t seed,
                                           bool mutate, const char *filter,
                                           Error **errp)
 {
@@ -1240,3 +1245,9 @@ HybridConformance *hybrid_conformance_run(uint32_t runs, uint64_t seed,
     g_rand_free(cf.rng);
     return cf.res;
 }
+
+static void conformance_register(void)
+{
+    hybrid_conformance = conformance_run;
+}
+type_init(conformance_register);
