@@ -4,7 +4,9 @@
 #                (GUEST=debian: the Debian userland, systemd, -m 2G)
 #   make check   set up, build, run every test (what CI runs)
 #   make build   set up and build only
-#   make bench   tcg vs hybrid on the bundled guest's workloads
+#   make bench   tcg vs hybrid (and native) on the bundled guest's and the
+#                Debian userland's workloads: table, build/bench/results.json
+#                and results.svg (QUICK=1: one run)
 #   make check SANITIZE=1   the same tests on a build with AddressSanitizer
 #                and UndefinedBehaviorSanitizer (build/qemu-build-san)
 #   make check TESTS='guest-smc unit-lower'   only those tests
@@ -104,8 +106,10 @@ check: build guest
 check-loongarch64: setup
 	$(TOP)/scripts/check-loongarch64.sh $(BUILD)/la64
 
+# QUICK=1: one run instead of three; BENCH_ARGS: more of bench.py's options
+# (--runs N, --only boot,lua,..., --hybrid-opts threads=2, --no-native)
 bench: build guest
-	$(TOP)/tests/bench/bench.py
+	$(TOP)/tests/bench/bench.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)

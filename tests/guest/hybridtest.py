@@ -1,9 +1,16 @@
-"""Shared harness of hybrid's guest tests: start the emulator, talk QMP/HMP,
-wait for the guest's markers, report TAP.
+"""Shared harness of hybrid's guest tests (and of make bench): start the
+emulator, talk QMP/HMP, wait for the guest's markers, report TAP.
+
+    with Guest('hybrid', run='hotloop') as g:   # killed however the block ends
+        g.wait_for('hotloop: result=')
+
+Every QEMU a test starts is also killed when the test's process exits,
+whatever happened (a Guest left running never outlives its test).
 
 Environment (set by tests/meson.build): HYBRID_QEMU, HYBRID_QEMU_SELFTEST
 (the self-test emulator: the product plus tests/selftest/), HYBRID_GUEST_DIR.
 """
+import atexit
 import json
 import os
 import re
@@ -137,31 +144,59 @@ class Monitor:
         self.sock.close()
 
 
+_live = set()     # Guests whose QEMU may still run
+
+
+@atexit.register
+def _kill_live():
+    for g in list(_live):
+        g.kill()
+
+
 class Guest:
-    """A running guest with its serial output, QMP and HMP sockets."""
+    """A running guest with its serial output, QMP and HMP sockets; a
+    context manager that kills it on leaving."""
 
     def __init__(self, accel, smp=1, kernel='vmlinux', run=None, extra=(),
                  args=None, initrd='initrd.gz', cmdline='', reboot=False,
-                 qemu=None):
+                 qemu=None, mem=512, stdin=False):
         """Boot the bundled guest, or start QEMU with @args if given
-        (the emulator @qemu, by default the product's)."""
+        (the emulator @qemu, by default the product's); with @stdin, the
+        serial console's input is a pipe (type())."""
         self.dir = tempfile.mkdtemp(prefix='hybrid-test-')
         self.qmp_path = os.path.join(self.dir, 'qmp.sock')
         self.hmp_path = os.path.join(self.dir, 'hmp.sock')
         self.log_path = os.path.join(self.dir, 'serial.log')
         if args is None:
-            args = guest_args(accel, smp, kernel, run, extra=extra,
+            args = guest_args(accel, smp, kernel, run, mem=mem, extra=extra,
                               initrd=initrd, cmdline=cmdline, reboot=reboot)
         args = list(args) + [
             '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
             '-monitor', 'unix:%s,server=on,wait=off' % self.hmp_path]
         self.hybrid = accel.startswith('hybrid')
         self.log = open(self.log_path, 'w+')
+        self.start = time.time()
         self.proc = subprocess.Popen([qemu or QEMU] + args, stdout=self.log,
                                      stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.PIPE if stdin
+                                     else subprocess.DEVNULL)
         self._qmp = None
         self._hmp = None
+        _live.add(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+    def type(self, text):
+        """Type @text on the serial console (a Guest made with stdin)."""
+        try:
+            self.proc.stdin.write(text.encode())
+            self.proc.stdin.flush()
+        except (OSError, AttributeError):
+            pass
 
     def output(self):
         with open(self.log_path, errors='replace') as f:
@@ -228,13 +263,81 @@ class Guest:
         return self._hmp
 
     def kill(self):
+        """Stop QEMU (if it still runs) and close what talks to it; once
+        or more. The serial log stays, for output() and for people."""
         for m in (self._qmp, self._hmp):
             if m:
                 m.close()
+        if self.proc.stdin:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        _live.discard(self)
+
+
+DEBIAN_INITRD = os.path.join('debian', 'initrd-debian.gz')
+DEBIAN_MEM = 2048
+
+
+class DebianGuest(Guest):
+    """The Debian userland (scripts/build-debian.sh: systemd, autologin
+    root shell on ttyS0; with @run, /opt/hybrid/RUN then poweroff), the
+    serial console's input on a pipe (type())."""
+
+    def __init__(self, accel, smp=1, run=None):
+        super().__init__(accel, smp, run=run, mem=DEBIAN_MEM,
+                         initrd=DEBIAN_INITRD, stdin=True)
+        self.user_entries = None
+
+    def output(self):
+        return super().output().replace('\r', '')
+
+    def poll_counters(self):
+        """Under hybrid, remember the last user-entries seen (it counts
+        entries into invalidated traces too, so the last one is the
+        total)."""
+        if not self.hybrid or self.proc.poll() is not None:
+            return
+        try:
+            r = self.qmp.cmd('query-hybrid-traces', count=1).get('return', {})
+            c = r.get('counters', {})
+            if 'user-entries' in c:
+                self.user_entries = c['user-entries']
+        except (OSError, EOFError, ValueError):
+            pass
+
+    def wait_poll(self, text, timeout, every=2.0):
+        """wait_for(), polling QMP counters meanwhile."""
+        deadline = time.time() + timeout
+        last = 0
+        while time.time() < deadline:
+            if text in self.output():
+                self.poll_counters()
+                return True
+            if self.proc.poll() is not None:
+                return text in self.output()
+            if time.time() - last >= every:
+                self.poll_counters()
+                last = time.time()
+            time.sleep(0.2)
+        return False
+
+
+def debian_results(out):
+    """The RESULT lines of guest/debian/workloads.sh: name -> value."""
+    return {m.group(1): m.group(2).strip()
+            for m in re.finditer(r'^RESULT (\S+) (.*)$', out, re.M)}
+
+
+def debian_times(out):
+    """Its TIME lines: name -> seconds of the guest's clock."""
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r'^TIME (\S+) ([0-9.]+)', out, re.M)}
 
 
 def rss_kib(pid):

@@ -22,13 +22,10 @@ once; its results are the reference for every hybrid variant.
 Serial logs stay in /tmp/hybrid-test-*/serial.log (named in the output)."""
 import os
 import re
-import subprocess
-import tempfile
 import time
-from hybridtest import Tap, Guest, guest_args, GUEST, QEMU
+from hybridtest import (Tap, GUEST, DebianGuest, DEBIAN_INITRD as INITRD,
+                        debian_results as results, debian_times as times)
 
-INITRD = os.path.join('debian', 'initrd-debian.gz')
-MEM = 2048
 PROMPT = 'root@hybrid:~#'
 BAD = re.compile(r'segfault|Segmentation fault|general protection|traps:|'
                  r'invalid opcode|Attempted to kill init|Kernel panic|'
@@ -43,89 +40,8 @@ def note(text):
         print('# ' + line)
 
 
-class DebianGuest(Guest):
-    """Guest booting the Debian image, with the serial console's input on
-    a pipe (type())."""
-
-    def __init__(self, accel, smp=1, run=None):
-        self.dir = tempfile.mkdtemp(prefix='hybrid-test-')
-        self.qmp_path = os.path.join(self.dir, 'qmp.sock')
-        self.hmp_path = os.path.join(self.dir, 'hmp.sock')
-        self.log_path = os.path.join(self.dir, 'serial.log')
-        args = guest_args(accel, smp, kernel='vmlinux', run=run, mem=MEM,
-                          initrd=INITRD) + [
-            '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
-            '-monitor', 'unix:%s,server=on,wait=off' % self.hmp_path]
-        self.hybrid = accel.startswith('hybrid')
-        self.log = open(self.log_path, 'w+')
-        self.start = time.time()
-        self.proc = subprocess.Popen([QEMU] + args, stdout=self.log,
-                                     stderr=subprocess.STDOUT,
-                                     stdin=subprocess.PIPE)
-        self._qmp = None
-        self._hmp = None
-        self.user_entries = None
-
-    def output(self):
-        return super().output().replace('\r', '')
-
-    def type(self, text):
-        try:
-            self.proc.stdin.write(text.encode())
-            self.proc.stdin.flush()
-        except OSError:
-            pass
-
-    def poll_counters(self):
-        """Under hybrid, remember the last user-entries seen (it counts
-        entries into invalidated traces too, so the last one is the
-        total)."""
-        if not self.hybrid or self.proc.poll() is not None:
-            return
-        try:
-            r = self.qmp.cmd('query-hybrid-traces', count=1).get('return', {})
-            c = r.get('counters', {})
-            if 'user-entries' in c:
-                self.user_entries = c['user-entries']
-        except (OSError, EOFError, ValueError):
-            pass
-
-    def wait_poll(self, text, timeout, every=2.0):
-        """wait_for(), polling QMP counters meanwhile."""
-        deadline = time.time() + timeout
-        last = 0
-        while time.time() < deadline:
-            if text in self.output():
-                self.poll_counters()
-                return True
-            if self.proc.poll() is not None:
-                return text in self.output()
-            if time.time() - last >= every:
-                self.poll_counters()
-                last = time.time()
-            time.sleep(0.2)
-        return False
-
-    def kill(self):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        super().kill()
-
-
 def bad_lines(out):
     return [l for l in out.splitlines() if BAD.search(l)]
-
-
-def results(out):
-    return {m.group(1): m.group(2).strip()
-            for m in re.finditer(r'^RESULT (\S+) (.*)$', out, re.M)}
-
-
-def times(out):
-    return {m.group(1): float(m.group(2))
-            for m in re.finditer(r'^TIME (\S+) ([0-9.]+)', out, re.M)}
 
 
 def tail(out, n=25):
