@@ -161,14 +161,20 @@ bool hybrid_snapshot_copy_ctx(TCGContext *s, HybridSnapTB *out)
     return copy_temps(s, out, &why) && copy_ops(s, out, &why);
 }
 
-/* tb_translated hook: copy the ops if this translation was asked for. */
+/*
+ * tb_translated hook: copy the ops if this translation was asked for.
+ * Every translation of the request is copied, the last one kept: when
+ * the host code does not fit, tb_gen_code() translates again with fewer
+ * instructions, and the TB is that last translation.
+ */
 void hybrid_snapshot_capture(CPUState *cpu, TranslationBlock *tb, vaddr pc)
 {
     HybridSnapTB *out = capture_into;
+
     if (!out) {
         return;
     }
-    capture_into = NULL;
+    hybrid_snap_tb_clear_ops(out);
     if (pc != out->pc || tb->flags != out->flags ||
         tb->cs_base != out->cs_base) {
         out->nops = 0;

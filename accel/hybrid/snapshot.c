@@ -6,16 +6,22 @@
 #include "qemu/osdep.h"
 #include "snapshot.h"
 
+void hybrid_snap_tb_clear_ops(HybridSnapTB *tb)
+{
+    g_clear_pointer(&tb->ops, g_free);
+    g_clear_pointer(&tb->args, g_free);
+    g_clear_pointer(&tb->temps, g_free);
+    g_clear_pointer(&tb->helpers, g_free);
+    tb->nops = tb->nargs = tb->ntemps = tb->nhelpers = 0;
+}
+
 void hybrid_snapshot_free(HybridSnapshot *s)
 {
     if (!s) {
         return;
     }
     for (unsigned i = 0; i < s->ntbs; i++) {
-        g_free(s->tbs[i].ops);
-        g_free(s->tbs[i].args);
-        g_free(s->tbs[i].temps);
-        g_free(s->tbs[i].helpers);
+        hybrid_snap_tb_clear_ops(&s->tbs[i]);
         g_free(s->tbs[i].code);
     }
     g_free(s->tbs);

@@ -129,6 +129,8 @@ typedef struct HybridSnapshot {
 } HybridSnapshot;
 
 void hybrid_snapshot_free(HybridSnapshot *s);
+/* Free what a copy of ops put in @tb (ops, args, temps, helpers). */
+void hybrid_snap_tb_clear_ops(HybridSnapTB *tb);
 
 /* The guest pc of instruction @w0 (insn_start word 0) of @tb. */
 uint64_t hybrid_snap_insn_pc(const HybridTargetDesc *d,
