@@ -234,18 +234,21 @@ void hybrid_trace_unref(HybridTrace *t)
 }
 
 /*
- * @map: key -> GSList of traces. Adding to an existing key keeps the key
- * pointer already stored (GLib replaces only the value).
+ * @map: key -> GSList of traces. A list that changes is stolen from the
+ * map and put back with the key already stored: g_hash_table_insert() of
+ * a key that is there frees the key passed in (by_pc owns its keys), and
+ * that would be the stored one.
  */
 static void multimap_add(GHashTable *map, gpointer key, HybridTrace *t)
 {
     gpointer stored;
     GSList *l;
 
-    if (g_hash_table_lookup_extended(map, key, &stored, (gpointer *)&l)) {
+    if (g_hash_table_steal_extended(map, key, &stored, (gpointer *)&l)) {
         if (!g_slist_find(l, t)) {
-            g_hash_table_insert(map, stored, g_slist_prepend(l, t));
+            l = g_slist_prepend(l, t);
         }
+        g_hash_table_insert(map, stored, l);
         return;
     }
     if (map == table.by_pc) {
@@ -259,14 +262,14 @@ static void multimap_del(GHashTable *map, gconstpointer key, HybridTrace *t)
     gpointer stored;
     GSList *l;
 
-    if (!g_hash_table_lookup_extended(map, key, &stored, (gpointer *)&l)) {
+    if (!g_hash_table_steal_extended(map, key, &stored, (gpointer *)&l)) {
         return;
     }
     l = g_slist_remove(l, t);
     if (l) {
         g_hash_table_insert(map, stored, l);
-    } else {
-        g_hash_table_remove(map, key);
+    } else if (map == table.by_pc) {
+        g_free(stored);     /* stolen: the map's key_destroy did not run */
     }
 }
 

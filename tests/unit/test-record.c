@@ -97,11 +97,11 @@ static void promote_nothing(void *opaque, uint64_t id, uint64_t heat)
 {
 }
 
-/* Drive a loop body (TBs first..last) until it is hot and recorded. */
-static void loop_until_formed(HybridVCPU *v, int first, int last, bool user,
-                              int max_iters)
+/* Drive a loop body (TBs first..last) until the table has @n traces. */
+static void loop_until_n(HybridVCPU *v, int first, int last, bool user,
+                         int max_iters, unsigned n)
 {
-    for (int it = 0; it < max_iters && !hybrid_table_size(); it++) {
+    for (int it = 0; it < max_iters && hybrid_table_size() < n; it++) {
         for (int i = first; i <= last; i++) {
             int prev = i == first ? last : i - 1;
             HybridStep s = run(v, prev, i, user);
@@ -113,6 +113,13 @@ static void loop_until_formed(HybridVCPU *v, int first, int last, bool user,
             }
         }
     }
+}
+
+/* ... until it is hot and recorded (the first trace of the table). */
+static void loop_until_formed(HybridVCPU *v, int first, int last, bool user,
+                              int max_iters)
+{
+    loop_until_n(v, first, last, user, max_iters, 1);
 }
 
 static void test_loop_trace(void)
@@ -621,6 +628,48 @@ static void test_trace_life(void)
     hybrid_vcpu_destroy(&v);
 }
 
+/*
+ * Traces sharing TBs: the table's pc map (sampling) holds a list per pc.
+ * When one of the traces leaves, the others stay listed under that pc,
+ * and when the last leaves the pc goes, with its key freed once. (The
+ * map once freed its own key when a list changed: GLib frees the key
+ * passed to g_hash_table_insert() when the key is there already, and
+ * the key passed was the stored one; a double free followed.)
+ */
+static void test_shared_pc(void)
+{
+    HybridVCPU v;
+    Found f;
+    const HybridTrace *a, *b;
+
+    reset();
+    hybrid_vcpu_init(&v, fake_valid);
+    hybrid_params.hot = 2;
+    loop_until_n(&v, 10, 12, true, 100, 1);        /* A: 10 11 12 */
+    loop_until_n(&v, 11, 12, true, 100, 2);        /* B: 11 12 */
+    f = live_traces();
+    g_assert_cmpint(f.n, ==, 2);
+    a = f.t[0]->tbs[0].key.pc == desc(10, false, true).pc ? f.t[0] : f.t[1];
+    b = a == f.t[0] ? f.t[1] : f.t[0];
+    g_assert_cmpuint(b->tbs[0].key.pc, ==, desc(11, false, true).pc);
+    hybrid_table_sample(desc(12, false, true).pc, true);
+    g_assert_cmpuint(a->samples, ==, 1);
+    g_assert_cmpuint(b->samples, ==, 1);
+    /* A leaves: B stays listed under the pcs they share */
+    hybrid_table_tb_invalidated(&recvar[10]);
+    for (int k = 0; k < 3; k++) {
+        hybrid_table_sample(desc(12, false, true).pc, true);
+        hybrid_table_sample(desc(11, false, true).pc, true);
+    }
+    g_assert_cmpuint(b->samples, ==, 7);
+    /* B leaves: the pcs go (a freed key would be freed again here) */
+    hybrid_table_tb_invalidated(&recvar[11]);
+    g_assert_cmpint(live_traces().n, ==, 0);
+    hybrid_table_sample(desc(12, false, true).pc, true);
+    g_assert_cmpuint(b->samples, ==, 7);
+    hybrid_vcpu_destroy(&v);
+}
+
 /* A compiled trace left after its TB @from_tb; the vCPU runs @path. */
 static void side_exit(HybridVCPU *v, uint64_t id, unsigned from_tb,
                       const int *path, int n)
@@ -886,6 +935,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hybrid/record/mode-change", test_mode_change_ends_trace);
     g_test_add_func("/hybrid/record/invalidation", test_invalidation);
     g_test_add_func("/hybrid/record/trace-life", test_trace_life);
+    g_test_add_func("/hybrid/record/shared-pc", test_shared_pc);
     g_test_add_func("/hybrid/record/flush", test_flush);
     g_test_add_func("/hybrid/record/user-entries", test_user_entries);
     g_test_add_func("/hybrid/record/heat", test_heat);
