@@ -41,6 +41,7 @@
 #include "hybrid-glue.h"
 #include "accel/hybrid/trace.h"
 #include "accel/hybrid/hybrid.h"
+#include "trace/trace-hybrid.h"
 
 /*
  * A thunk's code is written through @rw and run at @rx: two mappings of
@@ -199,6 +200,7 @@ static void patch_one(HybridTrace *t)
     qatomic_set(&t->patched, 1);
     g_ptr_array_add(entry.patched, t);
     qatomic_inc(&hybrid_stats.entry_patched);
+    trace_hybrid_head_patched(t->id, tb);
 }
 
 static void restore_one(HybridTrace *t)
@@ -213,6 +215,7 @@ static void restore_one(HybridTrace *t)
     qatomic_set(&t->patched, 0);
     g_ptr_array_remove_fast(entry.patched, t);
     qatomic_inc(&hybrid_stats.entry_restored);
+    trace_hybrid_head_restored(t->id, he->tb);
 }
 
 /* Exclusive: no vCPU is executing TB code. */

@@ -34,6 +34,7 @@
 #include "accel/hybrid/record.h"
 #include "accel/hybrid/pool.h"
 #include "llvm-backend/llvm-backend.h"
+#include "trace/trace-hybrid.h"
 
 #define TYPE_HYBRID_ACCEL ACCEL_CLASS_NAME("hybrid")
 
@@ -179,6 +180,7 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
     HybridTrace *u;
 
     qatomic_set(&t->exits[i], old + 1);     /* statistics: no RMW */
+    trace_hybrid_trace_exit(t->id, i, how, qatomic_read(&t->patched));
     if (!from_tb || hot || how == HYBRID_EXIT_TB) {
         note_exit(cpu, hot ? HYBRID_EXIT_HOT : HYBRID_EXIT_COLD, t, i);
         return from_tb ? (uintptr_t)tcg_code_gen_epilogue : 0;
@@ -399,6 +401,7 @@ static HybridExecAction hybrid_tb_exec(CPUState *cpu,
              * a TB entry that sees an exit request (interrupts, stop).
              */
             fn = qatomic_load_acquire(&t->fn);
+            trace_hybrid_trace_entered(t->id, pc);
             fn(cpu_env(cpu), 0);
             cpu->neg.can_do_io = true;      /* as cpu_tb_exec() leaves it */
             return HYBRID_EXEC_RELOOKUP;

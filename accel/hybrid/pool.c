@@ -32,6 +32,7 @@
 #include "trace.h"
 #include "pool.h"
 #include "record.h"
+#include "trace/trace-hybrid.h"
 #include "llvm-backend/llvm-backend.h"
 
 #define HYBRID_QUEUE_MAX 256
@@ -179,6 +180,8 @@ static void compile(Job *j, bool on_vcpu)
         qatomic_add(&hybrid_compile_ns_vcpu, ns);
     }
     if (!code) {
+        trace_hybrid_trace_compile_failed(j->trace->id,
+                                          hybrid_abort_info[err.reason].name);
         hybrid_count_abort(err.reason);
         if (err.opc >= 0 && err.opc < HYBRID_MAX_OPCODES) {
             qatomic_inc(&hybrid_unsupported_op_count[err.opc]);
@@ -187,6 +190,8 @@ static void compile(Job *j, bool on_vcpu)
         return;
     }
     qatomic_inc(&hybrid_stats.compiled);
+    trace_hybrid_trace_compiled(j->trace->id, ns, hybrid_code_size(code),
+                                on_vcpu);
     hybrid_table_install(j->trace, code,
                          (HybridTraceCodeFn)hybrid_code_fn(code),
                          hybrid_code_size(code), ns);
@@ -366,6 +371,7 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat)
         dropped = pop_coldest();
     }
     qatomic_set(&pool.queued, g_queue_get_length(&pool.queue));
+    trace_hybrid_trace_queued(t->id, heat, qatomic_read(&pool.queued));
     qemu_cond_signal(&pool.cond);
     qemu_mutex_unlock(&pool.lock);
     if (dropped) {

@@ -20,6 +20,7 @@
 #include "qemu/timer.h"
 #include "hybrid.h"
 #include "record.h"
+#include "trace/trace-hybrid.h"
 
 /* Bound on a vCPU's head map between flushes (it is a cache of counters). */
 #define HYBRID_MAX_HEADS 65536
@@ -92,6 +93,7 @@ bool hybrid_region_grow(HybridVCPU *v, uint64_t from_id, unsigned from_tb,
         return false;
     }
     qatomic_inc(&hybrid_stats.formed);
+    trace_hybrid_region_formed(id, from_id, from_tb);
     if (!via) {
         /* the side path lives in the region: no trace of its own here */
         v->rec_head->state = HYBRID_HEAD_DONE;
@@ -143,6 +145,8 @@ static void end_recording(HybridVCPU *v, HybridTraceEnd end)
         return;
     }
     qatomic_inc(&hybrid_stats.formed);
+    trace_hybrid_trace_formed(t->id, t->tbs[0].key.pc, t->ntbs, t->insns,
+                              t->user);
     v->rec_head->state = HYBRID_HEAD_TRACED;
     v->rec_head->trace_id = t->id;
     stop_recording(v);

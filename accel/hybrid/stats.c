@@ -8,6 +8,7 @@
 #include "qemu/atomic.h"
 #include "hybrid.h"
 #include "hybrid-aborts.h"
+#include "trace/trace-hybrid.h"
 
 HybridStats hybrid_stats;
 bool hybrid_in_use;
@@ -25,5 +26,6 @@ void hybrid_count_abort(HybridAbort why)
 {
     qatomic_inc(&hybrid_abort_count[why]);
     qatomic_inc(&hybrid_stats.aborted);
+    trace_hybrid_trace_aborted(hybrid_abort_info[why].name);
 }
 uint64_t hybrid_unsupported_op_count[HYBRID_MAX_OPCODES];

@@ -21,6 +21,7 @@
 #include "hybrid.h"
 #include "trace.h"
 #include "hybrid-aborts.h"
+#include "trace/trace-hybrid.h"
 
 #define HYBRID_RECENT_INVALIDATED 16
 
@@ -217,6 +218,7 @@ static void count_gone(HybridTrace *t)
 static void trace_free_rcu(HybridTrace *t)
 {
     count_gone(t);  /* no vCPU is in its code any more: the count is final */
+    trace_hybrid_trace_freed(t->id, t->code_size);
     hybrid_trace_free(t);
 }
 
@@ -491,6 +493,7 @@ static void retire_locked(HybridTrace *t)
     qatomic_set(&t->valid, 0);
     move_locked(t, HYBRID_TRACE_INVALIDATED);
     qatomic_inc(&hybrid_stats.invalidated);
+    trace_hybrid_trace_invalidated(t->id, qatomic_read(&t->entries));
     if (ops.retired) {
         ops.retired(t);
     }
@@ -744,6 +747,7 @@ bool hybrid_table_install(HybridTrace *t, void *code, HybridTraceCodeFn fn,
     if (ok) {
         qatomic_inc(&hybrid_installed_count);
         qatomic_inc(&hybrid_stats.installed);
+        trace_hybrid_trace_installed(t->id, t->tbs[0].key.pc, (void *)fn);
     } else {
         move_locked(t, HYBRID_TRACE_FAILED);    /* unless invalidated */
     }
