@@ -170,6 +170,27 @@ static bool lower_tb(Lower *l, unsigned i)
         l->tb_pc = LLVMBuildLoad2(l->b, pc_type(l), env_ptr(l, d->pc_offset),
                                   "tb_pc");
         set_tbaa(l, l->tb_pc, TBAA_ENV);
+        if (d->state_pc) {
+            /*
+             * Every way into a TB's block checked the pc's page offset
+             * (the head's lookup, lower_edge(), edge_ok): say so. LLVM
+             * then knows the low bits of every pc the TB computes, and
+             * folds the next edge's page-offset test (a loop's edges
+             * cost no compare and switch on the pc).
+             */
+            LLVMTypeRef pt = pc_type(l);
+            uint64_t off = d->state_pc(l->tb, l->tb->pc) & ~d->page_mask;
+            LLVMValueRef known =
+                LLVMBuildOr(l->b,
+                            LLVMBuildAnd(l->b, l->tb_pc,
+                                         kty(pt, d->page_mask), ""),
+                            kty(pt, off), "tb_pc_known");
+            LLVMValueRef st = LLVMBuildStore(l->b, known,
+                                             env_ptr(l, d->pc_offset));
+
+            set_tbaa(l, st, TBAA_ENV);
+            l->tb_pc = known;
+        }
     }
     for (unsigned k = 0; k < l->tb->nops; k++) {
         if (!lower_op(l, &l->tb->ops[k])) {
