@@ -165,6 +165,58 @@ static void note_exit(CPUState *cpu, uint8_t how, HybridTrace *t, unsigned i)
  *   back to the execution loop, telling it where a trace left (a NET
  *   head candidate; a hot one on those exits: trace from there now).
  */
+/*
+ * Indirect exit after TB @i of @t, on to TCG's code @next: if that is the
+ * head of an installed trace, link the exit's inline cache to it
+ * (lower-flow.c's link_ptr() checks the key made here on every use):
+ * 64-bit code only, whose pc field is the linear pc, and a head TB on one
+ * page that the code TLB maps as plain RAM.
+ */
+static void link_indirect(CPUState *cpu, HybridTrace *t, unsigned i,
+                          const void *next)
+{
+    CPUArchState *env = cpu_env(cpu);
+    HybridExitSlot *slot = HYBRID_SLOT_PTR(t, i);
+    TranslationBlock *tb;
+    HybridTrace *u;
+    CPUTLBEntry *e;
+    vaddr pc;
+    uint64_t cs_base;
+    uint32_t flags;
+    int mmu_idx;
+
+    if (qatomic_read(&slot->fn) || !qatomic_read(&hybrid_installed_count)) {
+        return;
+    }
+    cpu_get_tb_cpu_state(env, &pc, &cs_base, &flags);
+    if (!(flags & HF_CS64_MASK)) {
+        return;
+    }
+    tb = tcg_tb_lookup((uintptr_t)next);
+    if (!tb || tb->tc.ptr != next || tb_page_addr1(tb) != -1 ||
+        tb->flags != flags) {
+        return;
+    }
+    u = hybrid_table_installed(tb);
+    if (!u || !qatomic_read(&u->valid)) {
+        return;
+    }
+    mmu_idx = cpu_mmu_index(cpu, true);
+    e = &cpu->neg.tlb.f[mmu_idx].table[(pc >> TARGET_PAGE_BITS) &
+                                       (cpu->neg.tlb.f[mmu_idx].mask >>
+                                        CPU_TLB_ENTRY_BITS)];
+    /* exactly the page: no flag bits (MMIO, watchpoints, not executable) */
+    if (e->addr_code != (pc & TARGET_PAGE_MASK)) {
+        return;
+    }
+    hybrid_table_link_ptr(t, slot, u, pc, flags,
+                          (int32_t)((ptrdiff_t)offsetof(ArchCPU,
+                                                        parent_obj.neg.tlb.f) -
+                                    (ptrdiff_t)offsetof(ArchCPU, env) +
+                                    mmu_idx * (ptrdiff_t)sizeof(CPUTLBDescFast)),
+                          e->addend);
+}
+
 static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
                                   uint64_t from_tb)
 {
@@ -186,6 +238,12 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
         return from_tb ? (uintptr_t)tcg_code_gen_epilogue : 0;
     }
     next = helper_lookup_tb_ptr(env);
+    if (how == HYBRID_EXIT_PTR) {
+        if (!(old & 63) && next != tcg_code_gen_epilogue) {
+            link_indirect(cpu, t, i, next);
+        }
+        return (uintptr_t)next;
+    }
     /* link on one exit in 64: the reverse lookup is not free */
     if (how < 0 || (old & 63) || next == tcg_code_gen_epilogue ||
         qatomic_read(&HYBRID_SLOT(t, i, how)->fn)) {
@@ -249,6 +307,12 @@ const HybridTargetDesc hybrid_target_desc = {
     .tb_code_ofs = offsetof(TranslationBlock, tc.ptr),
     .tb_invalid = CF_INVALID,
     .exit_hot_mask = HYBRID_EXIT_HOT_EVERY - 1,
+    /* cpu_get_tb_cpu_state()'s flags; 64-bit code: eip is the linear pc */
+    .flags_ofs = { offsetof(CPUX86State, hflags),
+                   offsetof(CPUX86State, eflags) },
+    .flags_mask1 = IOPL_MASK | TF_MASK | RF_MASK | VM_MASK | AC_MASK,
+    .flags_linear = HF_CS64_MASK,
+    .tlb_code_ofs = offsetof(CPUTLBEntry, addr_code),
 };
 
 static void hybrid_tb_translated(CPUState *cpu, TranslationBlock *tb,

@@ -59,6 +59,7 @@ static HybridCounters *counters_snapshot(void)
     c->entry_restored = qatomic_read(&hybrid_stats.entry_restored);
     c->entry_unpatchable = qatomic_read(&hybrid_stats.entry_unpatchable);
     c->linked = qatomic_read(&hybrid_stats.linked);
+    c->linked_indirect = qatomic_read(&hybrid_stats.linked_indirect);
     c->user_entries = hybrid_table_user_entries();
     c->regions = qatomic_read(&hybrid_stats.regions);
     return c;
@@ -147,10 +148,11 @@ static void hmp_info_hybrid_traces(Monitor *mon, const QDict *qdict)
                            c->compile_ms_vcpu, c->queued);
     g_string_append_printf(buf, " entry-patched=%" PRIu64 " entry-restored=%"
                            PRIu64 " entry-unpatchable=%" PRIu64
-                           " linked=%" PRIu64 " user-entries=%" PRIu64
-                           " regions=%" PRIu64,
+                           " linked=%" PRIu64 " linked-indirect=%" PRIu64
+                           " user-entries=%" PRIu64 " regions=%" PRIu64,
                            c->entry_patched, c->entry_restored,
-                           c->entry_unpatchable, c->linked, c->user_entries,
+                           c->entry_unpatchable, c->linked,
+                           c->linked_indirect, c->user_entries,
                            c->regions);
     g_string_append_printf(buf, " llvm=%s\n", r->llvm_version);
     g_string_append_printf(buf,

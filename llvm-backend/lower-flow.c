@@ -127,6 +127,85 @@ static void chain_tb(Lower *l, HybridExitSlot *sp)
 }
 
 /*
+ * An indirect exit linked to a trace (HYBRID_SLOT_PTR: an inline cache of
+ * one target, filled by trace_exit): tail-call it if the guest is where
+ * the link was made, as TCG's TB lookup would find it: the same pc and
+ * TB flags, and the code TLB maps the pc's page to the same guest RAM
+ * (the same addend for the same virtual page: the same host page). No C
+ * call, no hash lookup. Else falls through, in a new block.
+ */
+static void link_ptr(Lower *l, HybridExitSlot *sp)
+{
+    const HybridTargetDesc *d = l->s->target;
+    LLVMBasicBlockRef chk = new_block(l, "ic_check");
+    LLVMBasicBlockRef tlb = new_block(l, "ic_tlb");
+    LLVMBasicBlockRef call = new_block(l, "ic_link");
+    LLVMBasicBlockRef no = new_block(l, "ic_miss");
+    LLVMTypeRef params[] = { l->ptr, l->i64 };
+    LLVMValueRef args[] = { l->env, l->from_tb };
+    LLVMValueRef fn, pc, hit, fl, f, mask, table, idx, entry, r;
+
+    fn = load_atomic(l, l->ptr, host_const_ptr(l, &sp->fn),
+                     LLVMAtomicOrderingAcquire, "icfn");
+    LLVMBuildCondBr(l->b, LLVMBuildIsNotNull(l->b, fn, ""), chk, no);
+    LLVMPositionBuilderAtEnd(l->b, chk);
+    pc = LLVMBuildZExt(l->b, LLVMBuildLoad2(l->b, pc_type(l),
+                                            env_ptr(l, d->pc_offset), ""),
+                       l->i64, "icpc");
+    hit = LLVMBuildICmp(l->b, LLVMIntEQ, pc,
+                        LLVMBuildLoad2(l->b, l->i64,
+                                       host_const_ptr(l, &sp->pc), ""), "");
+    fl = LLVMBuildOr(l->b,
+                     LLVMBuildLoad2(l->b, l->i32, env_ptr(l, d->flags_ofs[0]),
+                                    ""),
+                     LLVMBuildAnd(l->b,
+                                  LLVMBuildLoad2(l->b, l->i32,
+                                                 env_ptr(l, d->flags_ofs[1]),
+                                                 ""),
+                                  kty(l->i32, d->flags_mask1), ""), "icflags");
+    hit = LLVMBuildAnd(l->b, hit,
+                       LLVMBuildICmp(l->b, LLVMIntEQ, fl,
+                                     LLVMBuildLoad2(l->b, l->i32,
+                                                    host_const_ptr(l, &sp->flags),
+                                                    ""), ""), "");
+    LLVMBuildCondBr(l->b, hit, tlb, no);
+    LLVMPositionBuilderAtEnd(l->b, tlb);
+    f = LLVMBuildSExt(l->b, LLVMBuildLoad2(l->b, l->i32,
+                                           host_const_ptr(l, &sp->tlb_ofs), ""),
+                      l->i64, "");
+    f = LLVMBuildGEP2(l->b, l->i8, l->env, &f, 1, "icfast");
+    mask = LLVMBuildLoad2(l->b, l->i64, f, "ictlb_mask");
+    table = LLVMBuildLoad2(l->b, l->ptr, ptr_offset(l, f, sizeof(void *)),
+                           "ictlb_table");
+    idx = LLVMBuildAnd(l->b, LLVMBuildLShr(l->b, pc,
+                                           k64(l, d->page_bits -
+                                               d->tlb_entry_bits), ""),
+                       mask, "");
+    entry = LLVMBuildGEP2(l->b, l->i8, table, &idx, 1, "ictlb_entry");
+    hit = LLVMBuildICmp(l->b, LLVMIntEQ,
+                        LLVMBuildLoad2(l->b, l->i64,
+                                       ptr_offset(l, entry, d->tlb_code_ofs),
+                                       ""),
+                        LLVMBuildAnd(l->b, pc, k64(l, d->page_mask), ""), "");
+    hit = LLVMBuildAnd(l->b, hit,
+                       LLVMBuildICmp(l->b, LLVMIntEQ,
+                                     LLVMBuildLoad2(l->b, l->i64,
+                                                    ptr_offset(l, entry,
+                                                               d->tlb_addend_ofs),
+                                                    ""),
+                                     LLVMBuildLoad2(l->b, l->i64,
+                                                    host_const_ptr(l, &sp->addend),
+                                                    ""), ""), "");
+    LLVMBuildCondBr(l->b, hit, call, no);
+    LLVMPositionBuilderAtEnd(l->b, call);
+    r = LLVMBuildCall2(l->b, LLVMFunctionType(l->i64, params, 2, false),
+                       fn, args, 2, "");
+    LLVMSetTailCallKind(r, LLVMTailCallKindMustTail);
+    LLVMBuildRet(l->b, r);
+    LLVMPositionBuilderAtEnd(l->b, no);
+}
+
+/*
  * Leave the trace after TB @l->tbi, guest state exact in env.
  *
  * goto_tb n (@how = n >= 0): if the exit is linked to a compiled trace
@@ -167,6 +246,10 @@ void exit_trace(Lower *l, int how)
         LLVMBuildRet(l->b, r);
         LLVMPositionBuilderAtEnd(l->b, no);
         chain_tb(l, sp);
+    } else if (how == HYBRID_EXIT_PTR && !l->portable && d->flags_linear &&
+               d->tlb_entry_bits &&
+               (l->tb->flags & d->flags_linear)) {
+        link_ptr(l, HYBRID_SLOT_OF(l->refs->links, l->tbi, 2));
     }
     {
         /* the rest is out of line: counting, lookup, linking, the loop */

@@ -168,7 +168,7 @@ static bool lower_tb(Lower *l, unsigned i)
         const HybridTargetDesc *d = l->s->target;
 
         l->tb_pc = LLVMBuildLoad2(l->b, pc_type(l), env_ptr(l, d->pc_offset),
-                                  "tb_pc");
+                                  d->state_pc ? "tb_pc_raw" : "tb_pc");
         set_tbaa(l, l->tb_pc, TBAA_ENV);
         if (d->state_pc) {
             /*
@@ -184,7 +184,7 @@ static bool lower_tb(Lower *l, unsigned i)
                 LLVMBuildOr(l->b,
                             LLVMBuildAnd(l->b, l->tb_pc,
                                          kty(pt, d->page_mask), ""),
-                            kty(pt, off), "tb_pc_known");
+                            kty(pt, off), "tb_pc");
             LLVMValueRef st = LLVMBuildStore(l->b, known,
                                              env_ptr(l, d->pc_offset));
 

@@ -26,6 +26,7 @@ typedef struct HybridStats {
     uint64_t entry_restored;    /* ... and given back to the TB */
     uint64_t entry_unpatchable; /* installed traces whose head could not be */
     uint64_t linked;            /* trace exits chained to another trace */
+    uint64_t linked_indirect;   /* ... of them, indirect (inline caches) */
     uint64_t user_entries_gone; /* entries into user traces since freed */
     uint64_t regions;           /* traces grown by a side path, installed */
 } HybridStats;

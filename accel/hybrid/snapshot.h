@@ -107,6 +107,16 @@ typedef struct HybridTargetDesc {
     int32_t tb_cflags_ofs, tb_code_ofs;
     uint32_t tb_invalid;
     uint64_t exit_hot_mask;
+    /*
+     * Indirect exits linked to traces (HYBRID_SLOT_PTR, an inline cache):
+     * the TB flags are (u32 at env + @flags_ofs[0]) | (u32 at env +
+     * @flags_ofs[1] & @flags_mask1), and with @flags_linear set in them
+     * the pc field is the linear pc (no code segment base); the code
+     * comparator's offset in a TLB entry. @flags_linear 0: no such links.
+     */
+    int32_t flags_ofs[2];
+    uint32_t flags_mask1, flags_linear;
+    uint8_t tlb_code_ofs;
 } HybridTargetDesc;
 
 /* How a trace is left (HybridTargetDesc.trace_exit). */

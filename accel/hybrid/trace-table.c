@@ -154,7 +154,7 @@ HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
     t->ntbs = ntbs;
     t->tbs = g_memdup2(tbs, sizeof(*tbs) * ntbs);
     t->exits = g_new0(uint64_t, ntbs);
-    t->links = g_new0(HybridExitSlot, 2 * ntbs);
+    t->links = g_new0(HybridExitSlot, HYBRID_SLOTS_PER_TB * ntbs);
     t->end = end;
     t->hotness = hotness;
     t->state = HYBRID_TRACE_RECORDED;
@@ -457,7 +457,7 @@ static void unlink_locked(HybridTrace *t)
     }
     g_slist_free(t->incoming);
     t->incoming = NULL;
-    for (unsigned i = 0; i < 2 * t->ntbs; i++) {
+    for (unsigned i = 0; i < HYBRID_SLOTS_PER_TB * t->ntbs; i++) {
         HybridExitSlot *slot = &t->links[i];
 
         if (slot->target) {
@@ -472,16 +472,40 @@ static void unlink_locked(HybridTrace *t)
 void hybrid_table_link(HybridTrace *from, HybridExitSlot *slot,
                        HybridTrace *t, uint64_t pc)
 {
+    hybrid_table_link_ptr(from, slot, t, pc, 0, 0, 0);
+}
+
+void hybrid_table_link_ptr(HybridTrace *from, HybridExitSlot *slot,
+                           HybridTrace *t, uint64_t pc, uint32_t flags,
+                           int32_t tlb_ofs, uint64_t addend)
+{
+    /*
+     * A slot's key is set once: code that read @fn and then the key of
+     * a later link must not see another target's key (see
+     * HybridExitSlot); a slot unlinked from a trace that was retired
+     * links again only to a trace for the same key.
+     */
+    bool fresh = !slot->pc && !slot->flags && !slot->tlb_ofs &&
+                 !slot->addend;
+
     qemu_mutex_lock(&table.lock);
     if (qatomic_read(&from->state) == HYBRID_TRACE_INSTALLED &&
         qatomic_read(&t->state) == HYBRID_TRACE_INSTALLED &&
-        !slot->target && (!slot->pc || slot->pc == pc)) {
+        !slot->target &&
+        (fresh || (slot->pc == pc && slot->flags == flags &&
+                   slot->tlb_ofs == tlb_ofs && slot->addend == addend))) {
         slot->pc = pc;
+        slot->flags = flags;
+        slot->tlb_ofs = tlb_ofs;
+        slot->addend = addend;
         slot->target = t;
         t->incoming = g_slist_prepend(t->incoming, slot);
         /* the pc before the function: code reads fn, then pc */
         qatomic_store_release(&slot->fn, t->fn);
         qatomic_inc(&hybrid_stats.linked);
+        if (slot->tlb_ofs) {
+            qatomic_inc(&hybrid_stats.linked_indirect);
+        }
     }
     qemu_mutex_unlock(&table.lock);
 }

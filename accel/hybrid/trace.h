@@ -97,11 +97,22 @@ typedef struct HybridExitSlot {
      * the trace jumps to directly while it is valid, as TCG chains TBs.
      */
     const void *tb;
+    /*
+     * An indirect exit's slot (HYBRID_SLOT_PTR) links to the trace for one
+     * target, set once with @pc: its TB flags, the env offset of the
+     * CPUTLBDescFast of its code's MMU index, and the TLB addend that maps
+     * its page to the guest RAM of that trace's head (code checks all).
+     */
+    uint32_t flags;
+    int32_t tlb_ofs;
+    uint64_t addend;
 } HybridExitSlot;
 
-/* The link slot of goto_tb exit @n of TB @i of a trace. */
-#define HYBRID_SLOT_OF(links, i, n) (&(links)[2 * (i) + (n)])
+/* The link slot of goto_tb exit @n of TB @i of a trace; n = 2: goto_ptr. */
+#define HYBRID_SLOTS_PER_TB 3
+#define HYBRID_SLOT_OF(links, i, n) (&(links)[HYBRID_SLOTS_PER_TB * (i) + (n)])
 #define HYBRID_SLOT(t, i, n) HYBRID_SLOT_OF((t)->links, i, n)
+#define HYBRID_SLOT_PTR(t, i) HYBRID_SLOT(t, i, 2)
 
 /*
  * Lifetime: reference counted (the table holds one reference while the
@@ -148,7 +159,7 @@ struct HybridTrace {
     uint64_t entries_counted;   /* of @entries, in user_entries_gone */
     uint64_t samples;       /* interrupts that found the vCPU at one of its TBs */
     uint64_t *exits;        /* [ntbs]: times the trace was left after tbs[i] */
-    HybridExitSlot *links;  /* [2 * ntbs]: HYBRID_SLOT() */
+    HybridExitSlot *links;  /* [HYBRID_SLOTS_PER_TB * ntbs]: HYBRID_SLOT() */
     GSList *incoming;       /* table lock: HybridExitSlot linked to us */
     /*
      * Regions (table lock): a trace grown from @replaces by merging a
@@ -305,6 +316,14 @@ HybridTrace *hybrid_table_installed(const void *head_tb);
  */
 void hybrid_table_link(HybridTrace *from, HybridExitSlot *slot,
                        HybridTrace *t, uint64_t pc);
+/*
+ * The same for an indirect exit's slot (HYBRID_SLOT_PTR): the link holds
+ * for @pc with TB flags @flags, while the code TLB (CPUTLBDescFast at env
+ * + @tlb_ofs) maps @pc's page with TLB addend @addend.
+ */
+void hybrid_table_link_ptr(HybridTrace *from, HybridExitSlot *slot,
+                           HybridTrace *t, uint64_t pc, uint32_t flags,
+                           int32_t tlb_ofs, uint64_t addend);
 /* Number of installed traces (a cheap test before hybrid_table_installed). */
 extern unsigned hybrid_installed_count;
 

@@ -50,6 +50,12 @@ for i, opts in enumerate(['threads=2'] * REPEAT + ['threads=1']):
          'on four vCPUs' % (i + 1, c.get('compiled'), c.get('user-entries'),
                             c.get('invalidated')),
          str(c))
+    # the functions are called through pointers and return: indirect
+    # exits linked to the traces of code that is then rewritten and
+    # remapped (the inline caches' checks, the unlinking)
+    t.ok(c.get('linked-indirect', 0) > 0,
+         'run %d: indirect exits were linked to traces (%s)'
+         % (i + 1, c.get('linked-indirect')), str(c))
     # (the kernel's cmpxchg16b calls an Int128 helper under MTTCG)
     t.ok(done and not c.get('unsupported-ops') and
          any(a['reason'] == 'unsupported-op' and a['count'] == 0
