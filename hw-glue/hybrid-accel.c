@@ -188,6 +188,9 @@ static void link_indirect(CPUState *cpu, HybridTrace *t, unsigned i,
     if (qatomic_read(&slot->fn) || !qatomic_read(&hybrid_installed_count)) {
         return;
     }
+    if (!hybrid_params.x_link_indirect) {
+        return;
+    }
     cpu_get_tb_cpu_state(env, &pc, &cs_base, &flags);
     if (!(flags & HF_CS64_MASK)) {
         return;

@@ -40,6 +40,9 @@
       "0 for the host layer's baseline")                                   \
     X(x_opt_nice,     "x-opt-nice",    0,       0,   19,                     \
       "experiment: nice value of the optimizer threads (0: the vCPUs')")  \
+    X(x_link_indirect, "x-link-indirect", 1,    0,   1,                      \
+      "experiment: 1 links indirect exits (returns, indirect calls) to "   \
+      "the trace of their last target, checked in line; 0 never")          \
     X(x_compile_mode, "x-compile-mode", 0,      0,   2,                      \
       "bisecting: compile 0 all traces, 1 only user-mode ones, 2 only "    \
       "kernel-mode ones")
