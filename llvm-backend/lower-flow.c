@@ -126,6 +126,19 @@ static void chain_tb(Lower *l, HybridExitSlot *sp)
     LLVMPositionBuilderAtEnd(l->b, slow);
 }
 
+/* Leave for trace code @fn: a tail call, as TCG jumps from TB to TB. */
+static void tail_call_trace(Lower *l, LLVMValueRef fn)
+{
+    LLVMTypeRef params[] = { l->ptr, l->i64 };
+    LLVMValueRef args[] = { l->env, l->from_tb };
+    LLVMValueRef r = LLVMBuildCall2(l->b,
+                                    LLVMFunctionType(l->i64, params, 2, false),
+                                    fn, args, 2, "");
+
+    LLVMSetTailCallKind(r, LLVMTailCallKindMustTail);
+    LLVMBuildRet(l->b, r);
+}
+
 /*
  * An indirect exit linked to a trace (HYBRID_SLOT_PTR: an inline cache of
  * one target, filled by trace_exit): tail-call it if the guest is where
@@ -141,9 +154,7 @@ static void link_ptr(Lower *l, HybridExitSlot *sp)
     LLVMBasicBlockRef tlb = new_block(l, "ic_tlb");
     LLVMBasicBlockRef call = new_block(l, "ic_link");
     LLVMBasicBlockRef no = new_block(l, "ic_miss");
-    LLVMTypeRef params[] = { l->ptr, l->i64 };
-    LLVMValueRef args[] = { l->env, l->from_tb };
-    LLVMValueRef fn, pc, hit, fl, f, mask, table, idx, entry, r;
+    LLVMValueRef fn, pc, hit, fl, f, entry;
 
     fn = load_atomic(l, l->ptr, host_const_ptr(l, &sp->fn),
                      LLVMAtomicOrderingAcquire, "icfn");
@@ -173,15 +184,8 @@ static void link_ptr(Lower *l, HybridExitSlot *sp)
     f = LLVMBuildSExt(l->b, LLVMBuildLoad2(l->b, l->i32,
                                            host_const_ptr(l, &sp->tlb_ofs), ""),
                       l->i64, "");
-    f = LLVMBuildGEP2(l->b, l->i8, l->env, &f, 1, "icfast");
-    mask = LLVMBuildLoad2(l->b, l->i64, f, "ictlb_mask");
-    table = LLVMBuildLoad2(l->b, l->ptr, ptr_offset(l, f, sizeof(void *)),
-                           "ictlb_table");
-    idx = LLVMBuildAnd(l->b, LLVMBuildLShr(l->b, pc,
-                                           k64(l, d->page_bits -
-                                               d->tlb_entry_bits), ""),
-                       mask, "");
-    entry = LLVMBuildGEP2(l->b, l->i8, table, &idx, 1, "ictlb_entry");
+    entry = tlb_entry_for(l, LLVMBuildGEP2(l->b, l->i8, l->env, &f, 1,
+                                           "icfast"), pc);
     hit = LLVMBuildICmp(l->b, LLVMIntEQ,
                         LLVMBuildLoad2(l->b, l->i64,
                                        ptr_offset(l, entry, d->tlb_code_ofs),
@@ -198,10 +202,7 @@ static void link_ptr(Lower *l, HybridExitSlot *sp)
                                                     ""), ""), "");
     LLVMBuildCondBr(l->b, hit, call, no);
     LLVMPositionBuilderAtEnd(l->b, call);
-    r = LLVMBuildCall2(l->b, LLVMFunctionType(l->i64, params, 2, false),
-                       fn, args, 2, "");
-    LLVMSetTailCallKind(r, LLVMTailCallKindMustTail);
-    LLVMBuildRet(l->b, r);
+    tail_call_trace(l, fn);
     LLVMPositionBuilderAtEnd(l->b, no);
 }
 
@@ -225,9 +226,6 @@ void exit_trace(Lower *l, int how)
         LLVMBasicBlockRef linked = new_block(l, "linked");
         LLVMBasicBlockRef call = new_block(l, "link");
         LLVMBasicBlockRef no = new_block(l, "unlinked");
-        LLVMTypeRef params[] = { l->ptr, l->i64 };
-        LLVMValueRef args[] = { l->env, l->from_tb };
-        LLVMValueRef r;
 
         fn = load_atomic(l, l->ptr, host_const_ptr(l, &sp->fn),
                          LLVMAtomicOrderingAcquire, "linkfn");
@@ -240,10 +238,7 @@ void exit_trace(Lower *l, int how)
         hit = LLVMBuildICmp(l->b, LLVMIntEQ, pc, spc, "");
         LLVMBuildCondBr(l->b, hit, call, no);
         LLVMPositionBuilderAtEnd(l->b, call);
-        r = LLVMBuildCall2(l->b, LLVMFunctionType(l->i64, params, 2, false),
-                           fn, args, 2, "");
-        LLVMSetTailCallKind(r, LLVMTailCallKindMustTail);
-        LLVMBuildRet(l->b, r);
+        tail_call_trace(l, fn);
         LLVMPositionBuilderAtEnd(l->b, no);
         chain_tb(l, sp);
     } else if (how == HYBRID_EXIT_PTR && !l->portable && d->flags_linear &&

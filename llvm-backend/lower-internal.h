@@ -202,6 +202,8 @@ bool lower_call(Lower *l, const HybridSnapOp *op, const uint64_t *a);
 
 /* lower-mem.c, lower-int.c, lower-vec.c: the ops */
 bool lower_guest_mem(Lower *l, const HybridSnapOp *op, const uint64_t *a);
+/* the CPUTLBEntry for @addr in the CPUTLBDescFast at @fast */
+LLVMValueRef tlb_entry_for(Lower *l, LLVMValueRef fast, LLVMValueRef addr);
 LLVMValueRef cond_value(Lower *l, unsigned cond, LLVMValueRef a,
                         LLVMValueRef b);
 bool lower_int_op(Lower *l, const HybridSnapOp *op, const uint64_t *a,

@@ -22,6 +22,25 @@
  * dirty, watchpoint, invalid, ...) also misses. Branches to @slow on a
  * miss; on a hit, returns the host address, in a new current block.
  */
+/*
+ * The CPUTLBEntry for @addr in the CPUTLBDescFast at @fast (mask, then
+ * table), as QEMU's tlb_entry() finds it.
+ */
+LLVMValueRef tlb_entry_for(Lower *l, LLVMValueRef fast, LLVMValueRef addr)
+{
+    const HybridTargetDesc *d = l->s->target;
+    LLVMValueRef mask, table, idx;
+
+    mask = LLVMBuildLoad2(l->b, l->i64, fast, "tlb_mask");
+    table = LLVMBuildLoad2(l->b, l->ptr, ptr_offset(l, fast, sizeof(void *)),
+                           "tlb_table");
+    idx = LLVMBuildAnd(l->b, LLVMBuildLShr(l->b, addr,
+                                           k64(l, d->page_bits -
+                                               d->tlb_entry_bits), ""),
+                       mask, "");
+    return LLVMBuildGEP2(l->b, l->i8, table, &idx, 1, "tlb_entry");
+}
+
 static LLVMValueRef tlb_fast(Lower *l, LLVMValueRef addr, MemOp mop,
                              unsigned mmu_idx, bool store,
                              LLVMBasicBlockRef slow)
@@ -31,17 +50,10 @@ static LLVMValueRef tlb_fast(Lower *l, LLVMValueRef addr, MemOp mop,
     unsigned a_bits = memop_alignment_bits(mop);
     uint64_t a_mask = (1ull << a_bits) - 1, s_mask = (1ull << s_bits) - 1;
     int64_t f = d->tlb_fast_offset + (int64_t)mmu_idx * 2 * sizeof(void *);
-    LLVMValueRef mask, table, idx, entry, cmp, want, addend, hit;
+    LLVMValueRef entry, cmp, want, addend, hit;
     LLVMBasicBlockRef ok = new_block(l, "tlb_hit");
 
-    mask = LLVMBuildLoad2(l->b, l->i64, env_ptr(l, f), "tlb_mask");
-    table = LLVMBuildLoad2(l->b, l->ptr, env_ptr(l, f + sizeof(void *)),
-                           "tlb_table");
-    idx = LLVMBuildAnd(l->b, LLVMBuildLShr(l->b, addr,
-                                           k64(l, d->page_bits -
-                                               d->tlb_entry_bits), ""),
-                       mask, "");
-    entry = LLVMBuildGEP2(l->b, l->i8, table, &idx, 1, "tlb_entry");
+    entry = tlb_entry_for(l, env_ptr(l, f), addr);
     cmp = LLVMBuildLoad2(l->b, l->i64,
                          ptr_offset(l, entry, store ? d->tlb_write_ofs
                                                     : d->tlb_read_ofs),
