@@ -151,20 +151,28 @@ static void note_exit(CPUState *cpu, uint8_t how, HybridTrace *t, unsigned i)
 #define HYBRID_EXIT_HOT_EVERY 1024
 
 /*
- * Trace code leaves trace @t after its TB HYBRID_EXIT_CODE_TB(@code), in
- * the way HYBRID_EXIT_CODE_HOW(@code), guest state exact in env (and not
- * through a linked slot: that is inline). Count the exit, then:
- *
- * - entered from a TB (@from_tb), at a TB boundary TCG would chain
- *   (goto_tb, goto_ptr): go straight on where TCG's goto_ptr would (its
- *   lookup helper: current pc, flags, MMU), returning that code to the
- *   entry thunk. If the TB there is the head of an installed trace and
- *   the exit is a goto_tb, link the exit to that trace, as TCG chains
- *   TBs: goto_tb targets are fixed, and the pc field is checked on use.
- * - otherwise, and on every HYBRID_EXIT_HOT_EVERY-th exit of the TB:
- *   back to the execution loop, telling it where a trace left (a NET
- *   head candidate; a hot one on those exits: trace from there now).
+ * The TB whose code starts at @next (where TCG's lookup sends the vCPU
+ * on), if that TB is on one page (as TCG: no direct jump into a TB whose
+ * second page may be remapped); in *@u, the valid installed trace whose
+ * head it is, or NULL.
  */
+static TranslationBlock *exit_target(const void *next, HybridTrace **u)
+{
+    TranslationBlock *tb = tcg_tb_lookup((uintptr_t)next);
+
+    *u = NULL;
+    if (!tb || tb->tc.ptr != next || tb_page_addr1(tb) != -1) {
+        return NULL;
+    }
+    if (qatomic_read(&hybrid_installed_count)) {
+        *u = hybrid_table_installed(tb);
+        if (*u && !qatomic_read(&(*u)->valid)) {
+            *u = NULL;
+        }
+    }
+    return tb;
+}
+
 /*
  * Indirect exit after TB @i of @t, on to TCG's code @next: if that is the
  * head of an installed trace, link the exit's inline cache to it
@@ -185,23 +193,15 @@ static void link_indirect(CPUState *cpu, HybridTrace *t, unsigned i,
     uint32_t flags;
     int mmu_idx;
 
-    if (qatomic_read(&slot->fn) || !qatomic_read(&hybrid_installed_count)) {
-        return;
-    }
-    if (!hybrid_params.x_link_indirect) {
+    if (!hybrid_params.x_link_indirect || qatomic_read(&slot->fn)) {
         return;
     }
     cpu_get_tb_cpu_state(env, &pc, &cs_base, &flags);
     if (!(flags & HF_CS64_MASK)) {
         return;
     }
-    tb = tcg_tb_lookup((uintptr_t)next);
-    if (!tb || tb->tc.ptr != next || tb_page_addr1(tb) != -1 ||
-        tb->flags != flags) {
-        return;
-    }
-    u = hybrid_table_installed(tb);
-    if (!u || !qatomic_read(&u->valid)) {
+    tb = exit_target(next, &u);
+    if (!u || tb->flags != flags) {
         return;
     }
     mmu_idx = cpu_mmu_index(cpu, true);
@@ -220,6 +220,22 @@ static void link_indirect(CPUState *cpu, HybridTrace *t, unsigned i,
                           e->addend);
 }
 
+/*
+ * Trace code leaves trace @t after its TB HYBRID_EXIT_CODE_TB(@code), in
+ * the way HYBRID_EXIT_CODE_HOW(@code), guest state exact in env (and not
+ * through a linked slot: that is inline). Count the exit, then:
+ *
+ * - entered from a TB (@from_tb), at a TB boundary TCG would chain
+ *   (goto_tb, goto_ptr): go straight on where TCG's goto_ptr would (its
+ *   lookup helper: current pc, flags, MMU), returning that code to the
+ *   entry thunk. If the TB there is the head of an installed trace, link
+ *   the exit to that trace, as TCG chains TBs: a goto_tb's target is
+ *   fixed, and the pc field is checked on use; a goto_ptr's link is an
+ *   inline cache (link_indirect()), checked in full on use.
+ * - otherwise, and on every HYBRID_EXIT_HOT_EVERY-th exit of the TB:
+ *   back to the execution loop, telling it where a trace left (a NET
+ *   head candidate; a hot one on those exits: trace from there now).
+ */
 static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
                                   uint64_t from_tb)
 {
@@ -252,14 +268,11 @@ static uint64_t hybrid_trace_exit(void *envp, HybridTrace *t, uint32_t code,
         qatomic_read(&HYBRID_SLOT(t, i, how)->fn)) {
         return (uintptr_t)next;
     }
-    tb = tcg_tb_lookup((uintptr_t)next);
-    /* as TCG: no direct jump into a TB whose second page may be remapped */
-    if (!tb || tb->tc.ptr != next || tb_page_addr1(tb) != -1) {
+    tb = exit_target(next, &u);
+    if (!tb) {
         return (uintptr_t)next;
     }
-    u = qatomic_read(&hybrid_installed_count) ? hybrid_table_installed(tb)
-                                              : NULL;
-    if (u && qatomic_read(&u->valid)) {
+    if (u) {
         if (region_candidate(t, i, u)) {
             /* to the loop, which grows @t by @u's path: hybrid_region_grow() */
             note_exit(cpu, HYBRID_EXIT_HOT, t, i);

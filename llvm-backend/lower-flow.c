@@ -140,6 +140,38 @@ static void tail_call_trace(Lower *l, LLVMValueRef fn)
 }
 
 /*
+ * The test every linked exit starts with: the code of the trace @sp links
+ * to (an acquire load: the slot's key is written before it), if any, and
+ * the pc field equal to the slot's pc. Branches to @no if either fails;
+ * else the builder is where both hold. Returns that code, and the pc
+ * field (as i64) in *@pc.
+ */
+static LLVMValueRef linked_at_pc(Lower *l, HybridExitSlot *sp,
+                                 LLVMBasicBlockRef no, LLVMValueRef *pc)
+{
+    const HybridTargetDesc *d = l->s->target;
+    LLVMBasicBlockRef linked = new_block(l, "linked");
+    LLVMBasicBlockRef at_pc = new_block(l, "linked_pc");
+    LLVMValueRef fn;
+
+    fn = load_atomic(l, l->ptr, host_const_ptr(l, &sp->fn),
+                     LLVMAtomicOrderingAcquire, "linkfn");
+    LLVMBuildCondBr(l->b, LLVMBuildIsNotNull(l->b, fn, ""), linked, no);
+    LLVMPositionBuilderAtEnd(l->b, linked);
+    *pc = LLVMBuildZExt(l->b, LLVMBuildLoad2(l->b, pc_type(l),
+                                             env_ptr(l, d->pc_offset), ""),
+                        l->i64, "linkpc");
+    LLVMBuildCondBr(l->b,
+                    LLVMBuildICmp(l->b, LLVMIntEQ, *pc,
+                                  LLVMBuildLoad2(l->b, l->i64,
+                                                 host_const_ptr(l, &sp->pc),
+                                                 ""), ""),
+                    at_pc, no);
+    LLVMPositionBuilderAtEnd(l->b, at_pc);
+    return fn;
+}
+
+/*
  * An indirect exit linked to a trace (HYBRID_SLOT_PTR: an inline cache of
  * one target, filled by trace_exit): tail-call it if the guest is where
  * the link was made, as TCG's TB lookup would find it: the same pc and
@@ -150,22 +182,12 @@ static void tail_call_trace(Lower *l, LLVMValueRef fn)
 static void link_ptr(Lower *l, HybridExitSlot *sp)
 {
     const HybridTargetDesc *d = l->s->target;
-    LLVMBasicBlockRef chk = new_block(l, "ic_check");
     LLVMBasicBlockRef tlb = new_block(l, "ic_tlb");
     LLVMBasicBlockRef call = new_block(l, "ic_link");
     LLVMBasicBlockRef no = new_block(l, "ic_miss");
     LLVMValueRef fn, pc, hit, fl, f, entry;
 
-    fn = load_atomic(l, l->ptr, host_const_ptr(l, &sp->fn),
-                     LLVMAtomicOrderingAcquire, "icfn");
-    LLVMBuildCondBr(l->b, LLVMBuildIsNotNull(l->b, fn, ""), chk, no);
-    LLVMPositionBuilderAtEnd(l->b, chk);
-    pc = LLVMBuildZExt(l->b, LLVMBuildLoad2(l->b, pc_type(l),
-                                            env_ptr(l, d->pc_offset), ""),
-                       l->i64, "icpc");
-    hit = LLVMBuildICmp(l->b, LLVMIntEQ, pc,
-                        LLVMBuildLoad2(l->b, l->i64,
-                                       host_const_ptr(l, &sp->pc), ""), "");
+    fn = linked_at_pc(l, sp, no, &pc);
     fl = LLVMBuildOr(l->b,
                      LLVMBuildLoad2(l->b, l->i32, env_ptr(l, d->flags_ofs[0]),
                                     ""),
@@ -174,11 +196,9 @@ static void link_ptr(Lower *l, HybridExitSlot *sp)
                                                  env_ptr(l, d->flags_ofs[1]),
                                                  ""),
                                   kty(l->i32, d->flags_mask1), ""), "icflags");
-    hit = LLVMBuildAnd(l->b, hit,
-                       LLVMBuildICmp(l->b, LLVMIntEQ, fl,
-                                     LLVMBuildLoad2(l->b, l->i32,
-                                                    host_const_ptr(l, &sp->flags),
-                                                    ""), ""), "");
+    hit = LLVMBuildICmp(l->b, LLVMIntEQ, fl,
+                        LLVMBuildLoad2(l->b, l->i32,
+                                       host_const_ptr(l, &sp->flags), ""), "");
     LLVMBuildCondBr(l->b, hit, tlb, no);
     LLVMPositionBuilderAtEnd(l->b, tlb);
     f = LLVMBuildSExt(l->b, LLVMBuildLoad2(l->b, l->i32,
@@ -211,7 +231,8 @@ static void link_ptr(Lower *l, HybridExitSlot *sp)
  *
  * goto_tb n (@how = n >= 0): if the exit is linked to a compiled trace
  * (HybridExitSlot) and the pc is the linked one, tail-call that trace:
- * traces chain to traces, as TCG chains TBs. Everything else is the
+ * traces chain to traces, as TCG chains TBs; goto_ptr: the same through
+ * the exit's inline cache (link_ptr()). Everything else is the
  * target's trace_exit(), out of line (see HybridTargetDesc).
  */
 void exit_trace(Lower *l, int how)
@@ -222,29 +243,15 @@ void exit_trace(Lower *l, int how)
     add_sync_at(l, NULL, SYNC_SPILL, 0, 0, false);
     if (how >= 0 && !l->portable) {
         HybridExitSlot *sp = HYBRID_SLOT_OF(l->refs->links, l->tbi, how);
-        LLVMValueRef fn, spc, pc, hit;
-        LLVMBasicBlockRef linked = new_block(l, "linked");
-        LLVMBasicBlockRef call = new_block(l, "link");
         LLVMBasicBlockRef no = new_block(l, "unlinked");
+        LLVMValueRef pc;
 
-        fn = load_atomic(l, l->ptr, host_const_ptr(l, &sp->fn),
-                         LLVMAtomicOrderingAcquire, "linkfn");
-        LLVMBuildCondBr(l->b, LLVMBuildIsNotNull(l->b, fn, ""), linked, no);
-        LLVMPositionBuilderAtEnd(l->b, linked);
-        spc = LLVMBuildLoad2(l->b, l->i64, host_const_ptr(l, &sp->pc), "");
-        pc = LLVMBuildZExt(l->b, LLVMBuildLoad2(l->b, pc_type(l),
-                                                env_ptr(l, d->pc_offset), ""),
-                           l->i64, "");
-        hit = LLVMBuildICmp(l->b, LLVMIntEQ, pc, spc, "");
-        LLVMBuildCondBr(l->b, hit, call, no);
-        LLVMPositionBuilderAtEnd(l->b, call);
-        tail_call_trace(l, fn);
+        tail_call_trace(l, linked_at_pc(l, sp, no, &pc));
         LLVMPositionBuilderAtEnd(l->b, no);
         chain_tb(l, sp);
     } else if (how == HYBRID_EXIT_PTR && !l->portable && d->flags_linear &&
-               d->tlb_entry_bits &&
-               (l->tb->flags & d->flags_linear)) {
-        link_ptr(l, HYBRID_SLOT_OF(l->refs->links, l->tbi, 2));
+               d->tlb_entry_bits && (l->tb->flags & d->flags_linear)) {
+        link_ptr(l, HYBRID_SLOT_PTR_OF(l->refs->links, l->tbi));
     }
     {
         /* the rest is out of line: counting, lookup, linking, the loop */

@@ -14,15 +14,6 @@
 #include "lower-internal.h"
 
 /*
- * The softmmu TLB fast path, as TCG's backends emit it: index the vCPU's
- * fast TLB for @mmu_idx with the page number, compare the entry's
- * read/write comparator with the page of the access (keeping the bits
- * that must be clear for alignment, and looking at the last byte so that
- * a page-crossing access misses); any flag in the comparator (MMIO, not
- * dirty, watchpoint, invalid, ...) also misses. Branches to @slow on a
- * miss; on a hit, returns the host address, in a new current block.
- */
-/*
  * The CPUTLBEntry for @addr in the CPUTLBDescFast at @fast (mask, then
  * table), as QEMU's tlb_entry() finds it.
  */
@@ -41,6 +32,15 @@ LLVMValueRef tlb_entry_for(Lower *l, LLVMValueRef fast, LLVMValueRef addr)
     return LLVMBuildGEP2(l->b, l->i8, table, &idx, 1, "tlb_entry");
 }
 
+/*
+ * The softmmu TLB fast path, as TCG's backends emit it: index the vCPU's
+ * fast TLB for @mmu_idx with the page number, compare the entry's
+ * read/write comparator with the page of the access (keeping the bits
+ * that must be clear for alignment, and looking at the last byte so that
+ * a page-crossing access misses); any flag in the comparator (MMIO, not
+ * dirty, watchpoint, invalid, ...) also misses. Branches to @slow on a
+ * miss; on a hit, returns the host address, in a new current block.
+ */
 static LLVMValueRef tlb_fast(Lower *l, LLVMValueRef addr, MemOp mop,
                              unsigned mmu_idx, bool store,
                              LLVMBasicBlockRef slow)

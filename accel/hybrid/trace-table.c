@@ -483,12 +483,13 @@ void hybrid_table_link_ptr(HybridTrace *from, HybridExitSlot *slot,
      * A slot's key is set once: code that read @fn and then the key of
      * a later link must not see another target's key (see
      * HybridExitSlot); a slot unlinked from a trace that was retired
-     * links again only to a trace for the same key.
+     * links again only to a trace for the same key. (Read under the
+     * lock: another vCPU may set the key meanwhile.)
      */
-    bool fresh = !slot->pc && !slot->flags && !slot->tlb_ofs &&
-                 !slot->addend;
+    bool fresh;
 
     qemu_mutex_lock(&table.lock);
+    fresh = !slot->pc && !slot->flags && !slot->tlb_ofs && !slot->addend;
     if (qatomic_read(&from->state) == HYBRID_TRACE_INSTALLED &&
         qatomic_read(&t->state) == HYBRID_TRACE_INSTALLED &&
         !slot->target &&

@@ -112,7 +112,8 @@ typedef struct HybridExitSlot {
 #define HYBRID_SLOTS_PER_TB 3
 #define HYBRID_SLOT_OF(links, i, n) (&(links)[HYBRID_SLOTS_PER_TB * (i) + (n)])
 #define HYBRID_SLOT(t, i, n) HYBRID_SLOT_OF((t)->links, i, n)
-#define HYBRID_SLOT_PTR(t, i) HYBRID_SLOT(t, i, 2)
+#define HYBRID_SLOT_PTR_OF(links, i) HYBRID_SLOT_OF(links, i, 2)
+#define HYBRID_SLOT_PTR(t, i) HYBRID_SLOT_PTR_OF((t)->links, i)
 
 /*
  * Lifetime: reference counted (the table holds one reference while the
