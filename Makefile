@@ -2,6 +2,10 @@
 #
 #   make run     set up, build, boot the bundled guest under -accel hybrid
 #                (GUEST=debian: the Debian userland, systemd, -m 2G)
+#   make run-gui the same in a window (SDL, VGA console; the shell is on
+#                the window, kernel messages also on the terminal)
+#   make install PREFIX=DIR   the emulator, firmware and keymaps into DIR
+#                (runs from there, from any directory, without -L)
 #   make check   set up, build, run every test (what CI runs)
 #   make build   set up and build only
 #   make bench   tcg vs hybrid (and native) on the bundled guest's and the
@@ -58,7 +62,7 @@ export ASAN_OPTIONS ?= detect_leaks=0
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 endif
 
-.PHONY: all setup source build guest run check check-loongarch64 bench clean
+.PHONY: all setup source build guest run run-gui install check check-loongarch64 bench clean
 
 all: build
 
@@ -78,6 +82,8 @@ build: source $(QEMU_BLD)/build.ninja
 		hybrid/tests/test-hybrid-params hybrid/tests/test-hybrid-record \
 		hybrid/tests/test-hybrid-lower hybrid/tcg-host/test-tcg-host
 	$(if $(SANITIZE),,ln -sfn qemu-build/qemu-system-x86_64 $(QEMU))
+	@# the emulator to name in a libvirt domain (docs/libvirt.md)
+	$(if $(SANITIZE),,ln -sfn ../scripts/libvirt-emulator $(QEMU)-hybrid)
 	@# run from the build tree, QEMU looks for firmware under qemu-bundle/:
 	@# point the configured firmware path there at Debian's packages
 	@for d in $(FIRMWARE_DIRS); do \
@@ -96,6 +102,18 @@ run: build guest
 		-serial mon:stdio -no-reboot -net none \
 		-kernel $(GUEST_DIR)/vmlinuz -initrd $(RUN_INITRD) \
 		-append "console=ttyS0 panic=-1 quiet" $(RUN_ARGS)
+
+# the window: SDL with a standard VGA; console=tty0 last, so the guest's
+# shell is on the window (kernel messages go to both)
+run-gui: build guest
+	$(QEMU) -accel $(ACCEL) -M q35 -nodefaults -m $(RUN_MEM) \
+		-display sdl -device VGA -serial stdio -no-reboot -net none \
+		-kernel $(GUEST_DIR)/vmlinuz -initrd $(RUN_INITRD) \
+		-append "console=ttyS0 console=tty0 panic=-1" $(RUN_ARGS)
+
+PREFIX    ?= /usr/local
+install: build
+	$(TOP)/scripts/install.sh $(QEMU_BLD) $(PREFIX)
 
 check: build guest
 	cd $(QEMU_BLD) && meson test --no-rebuild --suite hybrid --print-errorlogs \

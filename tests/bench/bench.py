@@ -105,7 +105,7 @@ def tier_counters(g):
     return {
         'compiled': c.get('compiled', 0),
         'installed': c.get('installed', 0),
-        'compile_ms': c.get('compile-ms', 0) + c.get('compile-ms-vcpu', 0),
+        'compile_ms': c.get('compile-ms', 0),    # includes compile-ms-vcpu
         'code_bytes': sum(t.get('code-size', 0) for t in r.get('traces', [])
                           if t.get('state') == 'installed'),
         'user_entries': c.get('user-entries', 0),
