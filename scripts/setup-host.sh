@@ -8,7 +8,7 @@ BASE_PKGS="make gcc g++ git ninja-build pkg-config flex bison ccache
  python3 python3-venv libglib2.0-dev libfdt-dev libpixman-1-dev libslirp-dev
  zlib1g-dev libsdl2-dev llvm-19-dev clang-19 lld-19 seabios ipxe-qemu
  cpio xz-utils busybox-static curl ca-certificates mmdebstrap
- xvfb x11-utils xdotool netpbm tesseract-ocr tesseract-ocr-eng"
+ xvfb x11-utils x11-apps xdotool netpbm tesseract-ocr tesseract-ocr-eng"
 # bookworm's meson (1.0) is too old for QEMU 10; qemu-user gives qemu-loongarch64;
 # libvirt 11 (tests/guest/test_libvirt.py) knows QEMU 10's command line
 BPO_PKGS="meson python3-pycotap qemu-system-data qemu-user
