@@ -117,6 +117,53 @@ static bool x86_edge_ok(void *envp, uint64_t pc, uint64_t cs_base,
                               TARGET_PAGE_SIZE) == (phys1 & TARGET_PAGE_MASK);
 }
 
+/* The env offset of the CPUTLBDescFast of MMU index @mmu_idx. */
+static int32_t tlb_fast_ofs(int mmu_idx)
+{
+    return (ptrdiff_t)offsetof(ArchCPU, parent_obj.neg.tlb.f) -
+           (ptrdiff_t)offsetof(ArchCPU, env) +
+           mmu_idx * (ptrdiff_t)sizeof(CPUTLBDescFast);
+}
+
+/* The code TLB entry for @pc if it maps exactly that page (RAM, executable, no watchpoint), else NULL. */
+static CPUTLBEntry *code_tlb_entry(CPUState *cpu, vaddr pc, int *mmu_idx)
+{
+    CPUTLBDescFast *f;
+    CPUTLBEntry *e;
+
+    *mmu_idx = cpu_mmu_index(cpu, true);
+    f = &cpu->neg.tlb.f[*mmu_idx];
+    e = &f->table[(pc >> TARGET_PAGE_BITS) & (f->mask >> CPU_TLB_ENTRY_BITS)];
+    return e->addr_code == (pc & TARGET_PAGE_MASK) ? e : NULL;
+}
+
+/*
+ * x86_edge_ok, and when the answer is yes for a 64-bit TB on one page,
+ * the TB's in-line edge check @c: its page's host address (the code TLB
+ * entry, just filled by get_page_addr_code(), maps it there) and its
+ * code MMU index's TLB.
+ */
+static bool x86_edge_fill(void *envp, uint64_t pc, uint64_t cs_base,
+                          uint32_t flags, int64_t phys0, int64_t phys1,
+                          HybridEdgeCache *c)
+{
+    CPUArchState *env = envp;
+    CPUState *cpu = env_cpu(env);
+    CPUTLBEntry *e;
+    vaddr cur_pc = env->eip;
+    int mmu_idx;
+
+    if (!x86_edge_ok(envp, pc, cs_base, flags, phys0, phys1)) {
+        return false;
+    }
+    if (phys1 == -1 && (flags & HF_CS64_MASK) && cs_base == 0 &&
+        (e = code_tlb_entry(cpu, cur_pc, &mmu_idx))) {
+        qatomic_set(&c->host, (cur_pc & TARGET_PAGE_MASK) + e->addend);
+        qatomic_set(&c->tlb_ofs, tlb_fast_ofs(mmu_idx));
+    }
+    return true;
+}
+
 /* what the lowering's inline TLB fast path assumes (tlb_fast()) */
 QEMU_BUILD_BUG_ON(sizeof(CPUTLBDescFast) != 2 * sizeof(void *));
 QEMU_BUILD_BUG_ON(sizeof(uintptr_t) != 8);
@@ -204,19 +251,12 @@ static void link_indirect(CPUState *cpu, HybridTrace *t, unsigned i,
     if (!u || tb->flags != flags) {
         return;
     }
-    mmu_idx = cpu_mmu_index(cpu, true);
-    e = &cpu->neg.tlb.f[mmu_idx].table[(pc >> TARGET_PAGE_BITS) &
-                                       (cpu->neg.tlb.f[mmu_idx].mask >>
-                                        CPU_TLB_ENTRY_BITS)];
     /* exactly the page: no flag bits (MMIO, watchpoints, not executable) */
-    if (e->addr_code != (pc & TARGET_PAGE_MASK)) {
+    e = code_tlb_entry(cpu, pc, &mmu_idx);
+    if (!e) {
         return;
     }
-    hybrid_table_link_ptr(t, slot, u, pc, flags,
-                          (int32_t)((ptrdiff_t)offsetof(ArchCPU,
-                                                        parent_obj.neg.tlb.f) -
-                                    (ptrdiff_t)offsetof(ArchCPU, env) +
-                                    mmu_idx * (ptrdiff_t)sizeof(CPUTLBDescFast)),
+    hybrid_table_link_ptr(t, slot, u, pc, flags, tlb_fast_ofs(mmu_idx),
                           e->addend);
 }
 
@@ -305,6 +345,7 @@ const HybridTargetDesc hybrid_target_desc = {
     .code_gen_epilogue = &tcg_code_gen_epilogue,
     .state_pc = x86_state_pc,
     .edge_ok = x86_edge_ok,
+    .edge_fill = x86_edge_fill,
     .ld_helper = { helper_ldub_mmu, helper_lduw_mmu, helper_ldul_mmu,
                    helper_ldq_mmu },
     .lds_helper = { helper_ldsb_mmu, helper_ldsw_mmu, helper_ldsl_mmu },
@@ -328,6 +369,7 @@ const HybridTargetDesc hybrid_target_desc = {
                    offsetof(CPUX86State, eflags) },
     .flags_mask1 = IOPL_MASK | TF_MASK | RF_MASK | VM_MASK | AC_MASK,
     .flags_linear = HF_CS64_MASK,
+    .cs_base_ofs = offsetof(CPUX86State, segs[R_CS].base),
     .tlb_code_ofs = offsetof(CPUTLBEntry, addr_code),
 };
 
@@ -385,6 +427,15 @@ static bool snapshot_and_submit(CPUState *cpu, HybridTrace *t,
     HybridSnapshot *s;
     HybridAbort why;
 
+    if (!hybrid_pool_wants(heat)) {
+        /*
+         * A trace the pool would drop unseen (most traces a booting
+         * kernel forms): no snapshot, whose translations of every TB are
+         * most of what the vCPU pays for a trace it never runs.
+         */
+        hybrid_pool_refuse(t);
+        return true;
+    }
     if (!(t->tbs[0].key.cflags & CF_PCREL)) {
         s = NULL;
         why = HYBRID_ABORT_NOT_PCREL;

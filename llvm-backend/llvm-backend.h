@@ -37,6 +37,7 @@ typedef struct HybridCodeRefs {
     void *owner;
     HybridExitSlot *links;
     uint64_t *exits;            /* [ntbs] the owner's exit counters */
+    HybridEdgeCache *edges;     /* [ntbs] in-line edge checks (may be NULL) */
 } HybridCodeRefs;
 
 typedef struct HybridCode HybridCode;

@@ -171,6 +171,22 @@ static LLVMValueRef linked_at_pc(Lower *l, HybridExitSlot *sp,
     return fn;
 }
 
+/* The TB flags TCG's lookup would compute now (HybridTargetDesc.flags_ofs). */
+static LLVMValueRef tb_flags_now(Lower *l)
+{
+    const HybridTargetDesc *d = l->s->target;
+
+    return LLVMBuildOr(l->b,
+                       LLVMBuildLoad2(l->b, l->i32,
+                                      env_ptr(l, d->flags_ofs[0]), ""),
+                       LLVMBuildAnd(l->b,
+                                    LLVMBuildLoad2(l->b, l->i32,
+                                                   env_ptr(l, d->flags_ofs[1]),
+                                                   ""),
+                                    kty(l->i32, d->flags_mask1), ""),
+                       "tbflags");
+}
+
 /*
  * An indirect exit linked to a trace (HYBRID_SLOT_PTR: an inline cache of
  * one target, filled by trace_exit): tail-call it if the guest is where
@@ -188,14 +204,7 @@ static void link_ptr(Lower *l, HybridExitSlot *sp)
     LLVMValueRef fn, pc, hit, fl, f, entry;
 
     fn = linked_at_pc(l, sp, no, &pc);
-    fl = LLVMBuildOr(l->b,
-                     LLVMBuildLoad2(l->b, l->i32, env_ptr(l, d->flags_ofs[0]),
-                                    ""),
-                     LLVMBuildAnd(l->b,
-                                  LLVMBuildLoad2(l->b, l->i32,
-                                                 env_ptr(l, d->flags_ofs[1]),
-                                                 ""),
-                                  kty(l->i32, d->flags_mask1), ""), "icflags");
+    fl = tb_flags_now(l);
     hit = LLVMBuildICmp(l->b, LLVMIntEQ, fl,
                         LLVMBuildLoad2(l->b, l->i32,
                                        host_const_ptr(l, &sp->flags), ""), "");
@@ -318,6 +327,107 @@ static bool same_page_edge(const HybridSnapshot *s, const HybridSnapTB *cur,
 }
 
 /*
+ * May the trace go on from here into its TB @ni (@n), an edge its page
+ * offset cannot check? TCG's lookup would find @n if the pc has @n's page
+ * offset, the TB flags and code segment base are @n's, and the MMU maps
+ * the pc's page to @n's guest RAM. In line, where the target allows
+ * (64-bit code, @n on one page): the code TLB entry of the pc maps its
+ * page to the host page of @n's RAM (HybridEdgeCache, filled by the
+ * target's edge_fill the first time the answer was yes). Else, and when
+ * the in-line test fails, the target's edge_fill or edge_ok. Returns the
+ * answer (i1), the builder at a block after both ways.
+ */
+static LLVMValueRef edge_check(Lower *l, const HybridSnapTB *n, unsigned ni)
+{
+    const HybridTargetDesc *d = l->s->target;
+    LLVMTypeRef at[] = { l->ptr, l->i64, l->i64, l->i32, l->i64, l->i64,
+                         l->ptr };
+    LLVMValueRef args[] = {
+        l->env, k64(l, n->pc), k64(l, n->cs_base), kty(l->i32, n->flags),
+        k64(l, n->phys0), k64(l, n->phys1), NULL,
+    };
+    LLVMBasicBlockRef tlb, miss, join, from[2];
+    LLVMValueRef c, pc, ok, ofs, entry, page, got[2], phi;
+
+    if (l->portable || !d->edge_fill || !l->refs->edges ||
+        !d->tlb_entry_bits || !(n->flags & d->flags_linear) ||
+        n->phys1 != -1) {
+        /* the check itself may fault (code fetch): state is exact */
+        return emit_call(l, LLVMFunctionType(l->i1, at, 6, false),
+                         d->edge_ok, args, 6);
+    }
+    c = host_const_ptr(l, &l->refs->edges[ni]);
+    tlb = new_block(l, "edge_tlb");
+    miss = new_block(l, "edge_miss");
+    join = new_block(l, "edge_join");
+
+    pc = LLVMBuildZExt(l->b, LLVMBuildLoad2(l->b, pc_type(l),
+                                            env_ptr(l, d->pc_offset), ""),
+                       l->i64, "edgepc");
+    ok = LLVMBuildICmp(l->b, LLVMIntEQ,
+                       LLVMBuildAnd(l->b,
+                                    LLVMBuildXor(l->b, pc,
+                                                 k64(l, d->state_pc(n, n->pc)),
+                                                 ""),
+                                    k64(l, ~d->page_mask), ""),
+                       k64(l, 0), "");
+    ok = LLVMBuildAnd(l->b, ok,
+                      LLVMBuildICmp(l->b, LLVMIntEQ, tb_flags_now(l),
+                                    kty(l->i32, n->flags), ""), "");
+    ok = LLVMBuildAnd(l->b, ok,
+                      LLVMBuildICmp(l->b, LLVMIntEQ,
+                                    LLVMBuildLoad2(l->b, l->i64,
+                                                   env_ptr(l, d->cs_base_ofs),
+                                                   ""),
+                                    k64(l, n->cs_base), ""), "");
+    ofs = load_atomic(l, l->i32,
+                      ptr_offset(l, c, offsetof(HybridEdgeCache, tlb_ofs)),
+                      LLVMAtomicOrderingMonotonic, "edgetlb");
+    ok = LLVMBuildAnd(l->b, ok,
+                      LLVMBuildICmp(l->b, LLVMIntNE, ofs, kty(l->i32, 0), ""),
+                      "");
+    LLVMBuildCondBr(l->b, ok, tlb, miss);
+
+    LLVMPositionBuilderAtEnd(l->b, tlb);
+    ofs = LLVMBuildSExt(l->b, ofs, l->i64, "");
+    entry = tlb_entry_for(l, LLVMBuildGEP2(l->b, l->i8, l->env, &ofs, 1,
+                                           "edgefast"), pc);
+    page = LLVMBuildAnd(l->b, pc, k64(l, d->page_mask), "");
+    ok = LLVMBuildICmp(l->b, LLVMIntEQ,
+                       LLVMBuildLoad2(l->b, l->i64,
+                                      ptr_offset(l, entry, d->tlb_code_ofs), ""),
+                       page, "");
+    ok = LLVMBuildAnd(l->b, ok,
+                      LLVMBuildICmp(l->b, LLVMIntEQ,
+                                    LLVMBuildAdd(l->b, page,
+                                                 LLVMBuildLoad2(l->b, l->i64,
+                                                                ptr_offset(l, entry,
+                                                                           d->tlb_addend_ofs),
+                                                                ""), ""),
+                                    load_atomic(l, l->i64,
+                                                ptr_offset(l, c,
+                                                           offsetof(HybridEdgeCache,
+                                                                    host)),
+                                                LLVMAtomicOrderingMonotonic,
+                                                "edgehost"), ""), "");
+    LLVMBuildCondBr(l->b, ok, join, miss);
+
+    LLVMPositionBuilderAtEnd(l->b, miss);
+    args[6] = c;
+    got[1] = emit_call(l, LLVMFunctionType(l->i1, at, 7, false),
+                       d->edge_fill, args, 7);
+    from[1] = LLVMGetInsertBlock(l->b);
+    LLVMBuildBr(l->b, join);
+
+    LLVMPositionBuilderAtEnd(l->b, join);
+    got[0] = LLVMConstInt(l->i1, 1, false);
+    from[0] = tlb;
+    phi = LLVMBuildPhi(l->b, l->i1, "edgeok");
+    LLVMAddIncoming(phi, got, from, 2);
+    return phi;
+}
+
+/*
  * Leave TB @l->tbi: to a successor TB in the trace (the next TB of its
  * path, the head of a loop, a merged side path) if that is where the
  * guest goes and the trace is still valid, else back to TCG.
@@ -348,15 +458,7 @@ static void lower_edge(Lower *l, bool indirect, int how)
 
         LLVMPositionBuilderAtEnd(l->b, check);
         if (!same_page_edge(s, cur, n, indirect)) {
-            LLVMTypeRef at[] = { l->ptr, l->i64, l->i64, l->i32, l->i64,
-                                 l->i64 };
-            LLVMTypeRef fty = LLVMFunctionType(l->i1, at, 6, false);
-            LLVMValueRef args[] = {
-                l->env, k64(l, n->pc), k64(l, n->cs_base),
-                kty(l->i32, n->flags), k64(l, n->phys0), k64(l, n->phys1),
-            };
-            /* the check itself may fault (code fetch): state is exact */
-            ok = emit_call(l, fty, d->edge_ok, args, 6);
+            ok = edge_check(l, n, cur->succ[k]);
         } else {
             /* the same page: the same page offset is the same code */
             LLVMTypeRef pt = pc_type(l);

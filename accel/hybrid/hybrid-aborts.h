@@ -36,7 +36,9 @@
     X(QUEUE_FULL,     "queue-full",                                         \
       "the optimizer queue was full and this trace was the coldest")       \
     X(COLD,           "cold",                                               \
-      "the trace's head cooled down while it waited for an optimizer")
+      "the trace's head cooled down while it waited for an optimizer")    \
+    X(COLD_HEAD,      "cold-head",                                          \
+      "the head was entered too rarely for its trace to be compiled")
 
 typedef enum HybridAbort {
 #define HYBRID_ABORT_ENUM(id, name, text) HYBRID_ABORT_##id,

@@ -43,6 +43,9 @@
     X(x_link_indirect, "x-link-indirect", 1,    0,   1,                      \
       "experiment: 1 links indirect exits (returns, indirect calls) to "   \
       "the trace of their last target, checked in line; 0 never")          \
+    X(x_edge_inline,  "x-edge-inline", 1,       0,   1,                      \
+      "experiment: 1 checks a trace's edges into TBs on other pages (and "  \
+      "indirect ones) in line once seen; 0 always calls the edge check")  \
     X(x_compile_mode, "x-compile-mode", 0,      0,   2,                      \
       "bisecting: compile 0 all traces, 1 only user-mode ones, 2 only "    \
       "kernel-mode ones")

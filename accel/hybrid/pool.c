@@ -72,6 +72,7 @@ static HybridCodeRefs code_refs(HybridTrace *t)
     return (HybridCodeRefs) {
         .valid = &t->valid, .entries = &t->entries,
         .owner = t, .links = t->links, .exits = t->exits,
+        .edges = hybrid_params.x_edge_inline ? t->edge_cache : NULL,
     };
 }
 
@@ -276,8 +277,7 @@ static Job *next_job_locked(void)
     while (!g_queue_is_empty(&cold)) {
         Job *c = g_queue_pop_head(&cold);
 
-        hybrid_count_abort(HYBRID_ABORT_COLD);
-        hybrid_table_drop(c->trace);
+        hybrid_pool_refuse(c->trace);
         job_free(c);
     }
     return j;
@@ -379,6 +379,17 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat)
         hybrid_table_drop(dropped->trace);
         job_free(dropped);
     }
+}
+
+bool hybrid_pool_wants(uint64_t heat)
+{
+    return heat >= HYBRID_HEAT_COLD;
+}
+
+void hybrid_pool_refuse(HybridTrace *t)
+{
+    hybrid_count_abort(HYBRID_ABORT_COLD);
+    hybrid_table_drop(t);
 }
 
 unsigned hybrid_pool_queued(void)

@@ -225,6 +225,34 @@ static bool backward_edge(const HybridTBDesc *from, const HybridTBDesc *to)
            from->user == to->user;
 }
 
+/*
+ * Head @h reached its count: with a compiler, is it too cold for its
+ * trace ever to be compiled (entered less than HYBRID_HEAT_COLD times a
+ * second while it counted, the bar under which the pool drops a job)?
+ * Then it is not recorded (a recording translates each TB of the path
+ * again, in its unchained variant, and its snapshot once more: most of
+ * what a booting kernel's lukewarm paths cost the vCPU) and counts
+ * again, twice as long each time up to HYBRID_COLD_WAIT_MAX doublings,
+ * so a path that gets hot later is still found. Not with threads=0: there
+ * the vCPU's own compiles fall between a head's entries and make every
+ * head look cold.
+ */
+#define HYBRID_COLD_WAIT_MAX 6
+
+static bool cold_head(HybridHead *h)
+{
+    uint64_t most = MAX((uint64_t)hybrid_params.hot << HYBRID_COLD_WAIT_MAX,
+                        h->threshold);
+
+    if (hybrid_heat(h->count - 1, get_clock() - h->since) >= HYBRID_HEAT_COLD) {
+        return false;
+    }
+    hybrid_count_abort(HYBRID_ABORT_COLD_HEAD);
+    h->count = 0;
+    h->threshold = MIN(MIN((uint64_t)h->threshold * 2, most), UINT32_MAX);
+    return true;
+}
+
 HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
                             const HybridTBDesc *tb)
 {
@@ -312,9 +340,15 @@ HybridStep hybrid_vcpu_step(HybridVCPU *v, const HybridTBDesc *last,
     if (exit_head == HYBRID_EXIT_HOT) {
         /* a compiled trace leaves here often: no need to count more */
         h->count = MAX(h->count, h->threshold - 1);
+    } else if (!h->count) {
+        h->since = get_clock();
     }
     if (++h->count < h->threshold) {
         return HYBRID_STEP_NO_CHAIN;
+    }
+    if (v->promote && hybrid_params.threads && exit_head != HYBRID_EXIT_HOT &&
+        cold_head(h)) {
+        return HYBRID_STEP_RUN;
     }
     h->trace_id = hybrid_table_head_id(tb);
     if (h->trace_id) {

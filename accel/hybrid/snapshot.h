@@ -62,6 +62,8 @@ typedef struct HybridSnapTB {
     uint32_t code_size;
 } HybridSnapTB;
 
+struct HybridEdgeCache;
+
 /* What the lowering needs to know of the guest target (from hw-glue). */
 typedef struct HybridTargetDesc {
     int32_t pc_offset;          /* env offset of the pc/eip field */
@@ -84,6 +86,14 @@ typedef struct HybridTargetDesc {
     /* hw-glue: may execution continue at @next (key of a trace TB)? */
     bool (*edge_ok)(void *env, uint64_t pc, uint64_t cs_base,
                     uint32_t flags, int64_t phys0, int64_t phys1);
+    /*
+     * edge_ok that, when it answers yes for a TB on one page, also fills
+     * that TB's HybridEdgeCache @c (see trace.h), which trace code then
+     * checks in line (with @flags_linear, below); NULL: none.
+     */
+    bool (*edge_fill)(void *env, uint64_t pc, uint64_t cs_base,
+                      uint32_t flags, int64_t phys0, int64_t phys1,
+                      struct HybridEdgeCache *c);
     /* QEMU's softmmu load/store helpers by log2 size (0..3) */
     void *ld_helper[4];         /* zero-extending loads */
     void *lds_helper[3];        /* sign-extending loads, sizes 0..2 */
@@ -116,6 +126,7 @@ typedef struct HybridTargetDesc {
      */
     int32_t flags_ofs[2];
     uint32_t flags_mask1, flags_linear;
+    int32_t cs_base_ofs;        /* env offset of the code segment base (u64) */
     uint8_t tlb_code_ofs;
 } HybridTargetDesc;
 

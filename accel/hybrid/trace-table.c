@@ -155,6 +155,7 @@ HybridTrace *hybrid_trace_new(const HybridTraceTB *tbs, unsigned ntbs,
     t->tbs = g_memdup2(tbs, sizeof(*tbs) * ntbs);
     t->exits = g_new0(uint64_t, ntbs);
     t->links = g_new0(HybridExitSlot, HYBRID_SLOTS_PER_TB * ntbs);
+    t->edge_cache = g_new0(HybridEdgeCache, ntbs);
     t->end = end;
     t->hotness = hotness;
     t->state = HYBRID_TRACE_RECORDED;
@@ -195,6 +196,7 @@ void hybrid_trace_free(HybridTrace *t)
         g_free(t->tbs);
         g_free(t->exits);
         g_free(t->links);
+        g_free(t->edge_cache);
         g_free(t);
     }
 }

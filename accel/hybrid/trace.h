@@ -108,6 +108,22 @@ typedef struct HybridExitSlot {
     uint64_t addend;
 } HybridExitSlot;
 
+/*
+ * What an edge into TB i of a trace that its page offset cannot check
+ * (another page, or goto_ptr) checks in line before the target's
+ * edge_ok: the host address of the TB's guest page and the env offset of
+ * the CPUTLBDescFast of its code's MMU index. The code TLB entry of the
+ * current pc must map its page to that host page, which holds the TB's
+ * guest RAM page whatever virtual address it has (ASLR, shared
+ * libraries). 0 until the target's edge_fill succeeded once; it fills
+ * both (qatomic), always with the same values: they follow from the
+ * TB's key (guest RAM page; TB flags give the MMU index).
+ */
+typedef struct HybridEdgeCache {
+    uint64_t host;
+    int32_t tlb_ofs;
+} HybridEdgeCache;
+
 /* The link slot of goto_tb exit @n of TB @i of a trace; n = 2: goto_ptr. */
 #define HYBRID_SLOTS_PER_TB 3
 #define HYBRID_SLOT_OF(links, i, n) (&(links)[HYBRID_SLOTS_PER_TB * (i) + (n)])
@@ -161,6 +177,7 @@ struct HybridTrace {
     uint64_t samples;       /* interrupts that found the vCPU at one of its TBs */
     uint64_t *exits;        /* [ntbs]: times the trace was left after tbs[i] */
     HybridExitSlot *links;  /* [HYBRID_SLOTS_PER_TB * ntbs]: HYBRID_SLOT() */
+    HybridEdgeCache *edge_cache;    /* [ntbs]: edges into tbs[i] */
     GSList *incoming;       /* table lock: HybridExitSlot linked to us */
     /*
      * Regions (table lock): a trace grown from @replaces by merging a

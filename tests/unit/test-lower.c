@@ -35,6 +35,8 @@ typedef struct TestEnv {
     uint64_t tlb_mask;              /* CPUTLBDescFast of MMU index 0 */
     TestTLBEntry *tlb_table;
     uint8_t xmm[2][16];
+    uint32_t hflags, eflags;        /* TB flags: hflags | (eflags & 0xff) */
+    uint64_t cs_base;
 } TestEnv;
 
 typedef struct TestCPU {
@@ -60,7 +62,7 @@ static TestTLBEntry tlb[1];
 
 /* What the code called, and what it saw then. */
 static struct {
-    unsigned ld, st, ld16, st16, edge_ok, exits, probes;
+    unsigned ld, st, ld16, st16, edge_ok, edge_fill, exits, probes;
     uint32_t exit_code;
     uint64_t edge_pc, edge_phys0;
     bool edge_answer;
@@ -162,6 +164,24 @@ static bool test_edge_ok(TestEnv *env, uint64_t pc, uint64_t cs_base,
     seen.edge_ok++;
     seen.edge_pc = pc;
     seen.edge_phys0 = phys0;
+    return seen.edge_answer;
+}
+
+/*
+ * The target's edge_fill: as test_edge_ok, and on yes the TB's in-line
+ * check from the TLB entry (the one of MMU index 0), as hw-glue's does.
+ */
+static bool test_edge_fill(TestEnv *env, uint64_t pc, uint64_t cs_base,
+                           uint32_t flags, int64_t phys0, int64_t phys1,
+                           HybridEdgeCache *c)
+{
+    seen.edge_fill++;
+    seen.edge_pc = pc;
+    seen.edge_phys0 = phys0;
+    if (seen.edge_answer) {
+        c->host = (env->pc & ~(uint64_t)(PAGE - 1)) + tlb[0].addend;
+        c->tlb_ofs = offsetof(TestEnv, tlb_mask);
+    }
     return seen.edge_answer;
 }
 
@@ -390,6 +410,7 @@ typedef struct Refs {
     uint64_t entries;
     HybridExitSlot links[8];
     uint64_t exits[4];
+    HybridEdgeCache edges[4];
     HybridCodeRefs refs;
 } Refs;
 
@@ -399,7 +420,7 @@ static void refs_init(Refs *r)
     r->valid = 1;
     r->refs = (HybridCodeRefs) {
         .valid = &r->valid, .entries = &r->entries, .owner = r,
-        .links = r->links, .exits = r->exits,
+        .links = r->links, .exits = r->exits, .edges = r->edges,
     };
 }
 
@@ -856,6 +877,121 @@ static void test_edge_check(void)
     g_assert_cmpuint(seen.edge_ok, ==, 1);
     g_assert_cmphex(seen.edge_pc, ==, 0x402000);
     g_assert_cmphex(seen.exit_code, ==, HYBRID_EXIT_CODE(0, 0));
+    hybrid_snapshot_free(s);
+}
+
+/*
+ * With a target that checks edges in line (edge_fill, 64-bit flags): the
+ * first run of each edge calls edge_fill, which fills the TB's check;
+ * after that the edges are taken with no call, also at another virtual
+ * address of the same code (the TLB maps it to the same host page). A
+ * TLB entry mapping the page elsewhere (other guest RAM), other TB flags
+ * or another code segment base go back to edge_fill, whose no leaves the
+ * trace at the edge, state exact.
+ */
+static const HybridTargetDesc *edge_fill_desc(void)
+{
+    static HybridTargetDesc d;
+
+    d = test_desc;
+    d.edge_fill = (void *)test_edge_fill;
+    d.flags_ofs[0] = offsetof(TestEnv, hflags);
+    d.flags_ofs[1] = offsetof(TestEnv, eflags);
+    d.flags_mask1 = 0xff;
+    d.flags_linear = 0x100;
+    d.cs_base_ofs = offsetof(TestEnv, cs_base);
+    d.tlb_code_ofs = offsetof(TestTLBEntry, addr_code);
+    return &d;
+}
+
+static void map_code(TestCPU *cpu, uint64_t vpage, uint64_t host)
+{
+    cpu->env.tlb_mask = 0;              /* one entry */
+    cpu->env.tlb_table = tlb;
+    tlb[0].addr_code = vpage;
+    tlb[0].addend = host - vpage;
+}
+
+static void edge_fill_run(const HybridSnapshot *s, Refs *r, TestCPU *cpu,
+                          uint64_t pc, uint64_t vpage, uint64_t host,
+                          bool answer)
+{
+    memset(cpu, 0, sizeof(*cpu));
+    cpu->env.hflags = 0x100;
+    map_code(cpu, vpage, host);
+    reset_seen(answer);
+    run(s, r, cpu, pc);
+}
+
+static void test_edge_inline(void)
+{
+    HybridSnapshot *s = edge_trace();
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef mod;
+    TestCPU cpu;
+    Refs r;
+
+    s->target = edge_fill_desc();
+    for (unsigned i = 0; i < s->ntbs; i++) {
+        s->tbs[i].flags = 0x100;
+    }
+    refs_init(&r);
+    mod = lower_ok(ctx, s, &r.refs);
+    g_assert_cmpuint(count_calls_to(LLVMGetNamedFunction(mod, "trace"),
+                                    test_edge_ok), ==, 0);
+    g_assert_cmpuint(count_calls_to(LLVMGetNamedFunction(mod, "trace"),
+                                    test_edge_fill), ==, 2);
+    LLVMDisposeModule(mod);
+    LLVMContextDispose(ctx);
+
+    /* first run: both edges ask, and fill their TBs' checks */
+    edge_fill_run(s, &r, &cpu, 0x401ff8, 0x402000, 0x7f0000002000, true);
+    g_assert_cmpuint(cpu.env.reg[RAX], ==, 7);
+    g_assert_cmpuint(seen.edge_fill, ==, 2);
+    g_assert_cmphex(r.edges[1].host, ==, 0x7f0000002000);
+    g_assert_cmphex(r.edges[2].host, ==, 0x7f0000002000);
+    g_assert_cmphex(seen.exit_code, ==, HYBRID_EXIT_CODE(2, HYBRID_EXIT_TB));
+
+    /* then in line: no call, at this address or another alias */
+    edge_fill_run(s, &r, &cpu, 0x401ff8, 0x402000, 0x7f0000002000, false);
+    g_assert_cmpuint(cpu.env.reg[RAX], ==, 7);
+    g_assert_cmpuint(seen.edge_fill + seen.edge_ok, ==, 0);
+    edge_fill_run(s, &r, &cpu, 0x9a1ff8, 0x9a2000, 0x7f0000002000, false);
+    g_assert_cmpuint(cpu.env.reg[RAX], ==, 7);
+    g_assert_cmpuint(seen.edge_fill + seen.edge_ok, ==, 0);
+
+    /* the page mapped to other RAM: asked, refused, left at the edge */
+    edge_fill_run(s, &r, &cpu, 0x401ff8, 0x402000, 0x7f0000005000, false);
+    g_assert_cmpuint(cpu.env.reg[RAX], ==, 1);
+    g_assert_cmphex(cpu.env.pc, ==, 0x402000);
+    g_assert_cmpuint(seen.edge_fill, ==, 1);
+    g_assert_cmphex(seen.exit_code, ==, HYBRID_EXIT_CODE(0, 0));
+
+    /* other TB flags, another code segment base: asked */
+    memset(&cpu, 0, sizeof(cpu));
+    cpu.env.hflags = 0x100;
+    cpu.env.eflags = 0x4;
+    map_code(&cpu, 0x402000, 0x7f0000002000);
+    reset_seen(false);
+    run(s, &r, &cpu, 0x401ff8);
+    g_assert_cmpuint(cpu.env.reg[RAX], ==, 1);
+    g_assert_cmpuint(seen.edge_fill, ==, 1);
+    memset(&cpu, 0, sizeof(cpu));
+    cpu.env.hflags = 0x100;
+    cpu.env.cs_base = 0x10;
+    map_code(&cpu, 0x402000, 0x7f0000002000);
+    reset_seen(false);
+    run(s, &r, &cpu, 0x401ff8);
+    g_assert_cmpuint(cpu.env.reg[RAX], ==, 1);
+    g_assert_cmpuint(seen.edge_fill, ==, 1);
+
+    /* and the TLB entry of another page (a miss): asked */
+    memset(&cpu, 0, sizeof(cpu));
+    cpu.env.hflags = 0x100;
+    map_code(&cpu, 0x403000, 0x7f0000002000);
+    reset_seen(false);
+    run(s, &r, &cpu, 0x401ff8);
+    g_assert_cmpuint(seen.edge_fill, ==, 1);
     hybrid_snapshot_free(s);
 }
 
@@ -1355,6 +1491,7 @@ int main(int argc, char **argv)
     g_test_add_func("/hybrid/lower/loop-phi", test_loop_phi);
     g_test_add_func("/hybrid/lower/page-offset-edge", test_page_offset_edge);
     g_test_add_func("/hybrid/lower/edge-check", test_edge_check);
+    g_test_add_func("/hybrid/lower/edge-inline", test_edge_inline);
     g_test_add_func("/hybrid/lower/exact-pc", test_exact_pc);
     g_test_add_func("/hybrid/lower/dirty-edge", test_dirty_edge);
     g_test_add_func("/hybrid/lower/memory", test_memory);
