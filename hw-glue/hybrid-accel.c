@@ -427,15 +427,6 @@ static bool snapshot_and_submit(CPUState *cpu, HybridTrace *t,
     HybridSnapshot *s;
     HybridAbort why;
 
-    if (!hybrid_pool_wants(heat)) {
-        /*
-         * A trace the pool would drop unseen (most traces a booting
-         * kernel forms): no snapshot, whose translations of every TB are
-         * most of what the vCPU pays for a trace it never runs.
-         */
-        hybrid_pool_refuse(t);
-        return true;
-    }
     if (!(t->tbs[0].key.cflags & CF_PCREL)) {
         s = NULL;
         why = HYBRID_ABORT_NOT_PCREL;

@@ -277,7 +277,8 @@ static Job *next_job_locked(void)
     while (!g_queue_is_empty(&cold)) {
         Job *c = g_queue_pop_head(&cold);
 
-        hybrid_pool_refuse(c->trace);
+        hybrid_count_abort(HYBRID_ABORT_COLD);
+        hybrid_table_drop(c->trace);
         job_free(c);
     }
     return j;
@@ -379,17 +380,6 @@ void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat)
         hybrid_table_drop(dropped->trace);
         job_free(dropped);
     }
-}
-
-bool hybrid_pool_wants(uint64_t heat)
-{
-    return heat >= HYBRID_HEAT_COLD;
-}
-
-void hybrid_pool_refuse(HybridTrace *t)
-{
-    hybrid_count_abort(HYBRID_ABORT_COLD);
-    hybrid_table_drop(t);
 }
 
 unsigned hybrid_pool_queued(void)

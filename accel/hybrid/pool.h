@@ -19,15 +19,6 @@ bool hybrid_pool_start(unsigned nthreads, Error **errp);
  * @heat: its head's entries per second (see HybridVCPU.promote).
  */
 void hybrid_pool_submit(HybridTrace *t, HybridSnapshot *s, uint64_t heat);
-/*
- * Whether a trace of @heat is worth a snapshot and a place in the queue:
- * false when the pool would drop it as cold before it could be compiled
- * (heat only falls while a job waits). Then the caller drops the claimed
- * trace itself (hybrid_pool_refuse), without the snapshot's translations.
- */
-bool hybrid_pool_wants(uint64_t heat);
-/* Drop claimed trace @t as cold, as the pool does with a cold job. */
-void hybrid_pool_refuse(HybridTrace *t);
 unsigned hybrid_pool_queued(void);
 /* threads=0: a vCPU between TBs may compile a queued job now. */
 void hybrid_pool_vcpu_work(void);

@@ -235,16 +235,20 @@ static bool backward_edge(const HybridTBDesc *from, const HybridTBDesc *to)
  * again, twice as long each time up to HYBRID_COLD_WAIT_MAX doublings,
  * so a path that gets hot later is still found. Not with threads=0: there
  * the vCPU's own compiles fall between a head's entries and make every
- * head look cold.
+ * head look cold. Nor over fewer than HYBRID_COLD_MIN_ENTRIES entries:
+ * the first passes through a new loop include translating its body (at
+ * hot=2, one pass of the smap test's loop took longer than 0.5 ms).
  */
 #define HYBRID_COLD_WAIT_MAX 6
+#define HYBRID_COLD_MIN_ENTRIES 16
 
 static bool cold_head(HybridHead *h)
 {
     uint64_t most = MAX((uint64_t)hybrid_params.hot << HYBRID_COLD_WAIT_MAX,
                         h->threshold);
 
-    if (hybrid_heat(h->count - 1, get_clock() - h->since) >= HYBRID_HEAT_COLD) {
+    if (h->count - 1 < HYBRID_COLD_MIN_ENTRIES ||
+        hybrid_heat(h->count - 1, get_clock() - h->since) >= HYBRID_HEAT_COLD) {
         return false;
     }
     hybrid_count_abort(HYBRID_ABORT_COLD_HEAD);
