@@ -188,6 +188,30 @@ static LLVMValueRef tb_flags_now(Lower *l)
 }
 
 /*
+ * Does the code TLB entry for @pc in the CPUTLBDescFast at env + @ofs
+ * (i32) map exactly @pc's page? Returns that (i1), the entry's addend in
+ * *@addend and @pc's page in *@page.
+ */
+static LLVMValueRef code_tlb_maps(Lower *l, LLVMValueRef ofs, LLVMValueRef pc,
+                                  LLVMValueRef *addend, LLVMValueRef *page)
+{
+    const HybridTargetDesc *d = l->s->target;
+    LLVMValueRef f = LLVMBuildSExt(l->b, ofs, l->i64, "");
+    LLVMValueRef entry = tlb_entry_for(l, LLVMBuildGEP2(l->b, l->i8, l->env,
+                                                        &f, 1, "codefast"),
+                                       pc);
+
+    *page = LLVMBuildAnd(l->b, pc, k64(l, d->page_mask), "");
+    *addend = LLVMBuildLoad2(l->b, l->i64,
+                             ptr_offset(l, entry, d->tlb_addend_ofs), "");
+    return LLVMBuildICmp(l->b, LLVMIntEQ,
+                         LLVMBuildLoad2(l->b, l->i64,
+                                        ptr_offset(l, entry, d->tlb_code_ofs),
+                                        ""),
+                         *page, "");
+}
+
+/*
  * An indirect exit linked to a trace (HYBRID_SLOT_PTR: an inline cache of
  * one target, filled by trace_exit): tail-call it if the guest is where
  * the link was made, as TCG's TB lookup would find it: the same pc and
@@ -197,35 +221,22 @@ static LLVMValueRef tb_flags_now(Lower *l)
  */
 static void link_ptr(Lower *l, HybridExitSlot *sp)
 {
-    const HybridTargetDesc *d = l->s->target;
     LLVMBasicBlockRef tlb = new_block(l, "ic_tlb");
     LLVMBasicBlockRef call = new_block(l, "ic_link");
     LLVMBasicBlockRef no = new_block(l, "ic_miss");
-    LLVMValueRef fn, pc, hit, fl, f, entry;
+    LLVMValueRef fn, pc, hit, addend, page;
 
     fn = linked_at_pc(l, sp, no, &pc);
-    fl = tb_flags_now(l);
-    hit = LLVMBuildICmp(l->b, LLVMIntEQ, fl,
+    hit = LLVMBuildICmp(l->b, LLVMIntEQ, tb_flags_now(l),
                         LLVMBuildLoad2(l->b, l->i32,
                                        host_const_ptr(l, &sp->flags), ""), "");
     LLVMBuildCondBr(l->b, hit, tlb, no);
     LLVMPositionBuilderAtEnd(l->b, tlb);
-    f = LLVMBuildSExt(l->b, LLVMBuildLoad2(l->b, l->i32,
-                                           host_const_ptr(l, &sp->tlb_ofs), ""),
-                      l->i64, "");
-    entry = tlb_entry_for(l, LLVMBuildGEP2(l->b, l->i8, l->env, &f, 1,
-                                           "icfast"), pc);
-    hit = LLVMBuildICmp(l->b, LLVMIntEQ,
-                        LLVMBuildLoad2(l->b, l->i64,
-                                       ptr_offset(l, entry, d->tlb_code_ofs),
-                                       ""),
-                        LLVMBuildAnd(l->b, pc, k64(l, d->page_mask), ""), "");
+    hit = code_tlb_maps(l, LLVMBuildLoad2(l->b, l->i32,
+                                          host_const_ptr(l, &sp->tlb_ofs), ""),
+                        pc, &addend, &page);
     hit = LLVMBuildAnd(l->b, hit,
-                       LLVMBuildICmp(l->b, LLVMIntEQ,
-                                     LLVMBuildLoad2(l->b, l->i64,
-                                                    ptr_offset(l, entry,
-                                                               d->tlb_addend_ofs),
-                                                    ""),
+                       LLVMBuildICmp(l->b, LLVMIntEQ, addend,
                                      LLVMBuildLoad2(l->b, l->i64,
                                                     host_const_ptr(l, &sp->addend),
                                                     ""), ""), "");
@@ -347,7 +358,7 @@ static LLVMValueRef edge_check(Lower *l, const HybridSnapTB *n, unsigned ni)
         k64(l, n->phys0), k64(l, n->phys1), NULL,
     };
     LLVMBasicBlockRef tlb, miss, join, from[2];
-    LLVMValueRef c, pc, ok, ofs, entry, page, got[2], phi;
+    LLVMValueRef c, pc, ok, ofs, addend, page, got[2], phi;
 
     if (l->portable || !d->edge_fill || !l->refs->edges ||
         !d->tlb_entry_bits || !(n->flags & d->flags_linear) ||
@@ -389,21 +400,10 @@ static LLVMValueRef edge_check(Lower *l, const HybridSnapTB *n, unsigned ni)
     LLVMBuildCondBr(l->b, ok, tlb, miss);
 
     LLVMPositionBuilderAtEnd(l->b, tlb);
-    ofs = LLVMBuildSExt(l->b, ofs, l->i64, "");
-    entry = tlb_entry_for(l, LLVMBuildGEP2(l->b, l->i8, l->env, &ofs, 1,
-                                           "edgefast"), pc);
-    page = LLVMBuildAnd(l->b, pc, k64(l, d->page_mask), "");
-    ok = LLVMBuildICmp(l->b, LLVMIntEQ,
-                       LLVMBuildLoad2(l->b, l->i64,
-                                      ptr_offset(l, entry, d->tlb_code_ofs), ""),
-                       page, "");
+    ok = code_tlb_maps(l, ofs, pc, &addend, &page);
     ok = LLVMBuildAnd(l->b, ok,
                       LLVMBuildICmp(l->b, LLVMIntEQ,
-                                    LLVMBuildAdd(l->b, page,
-                                                 LLVMBuildLoad2(l->b, l->i64,
-                                                                ptr_offset(l, entry,
-                                                                           d->tlb_addend_ofs),
-                                                                ""), ""),
+                                    LLVMBuildAdd(l->b, page, addend, ""),
                                     load_atomic(l, l->i64,
                                                 ptr_offset(l, c,
                                                            offsetof(HybridEdgeCache,

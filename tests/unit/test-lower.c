@@ -967,31 +967,21 @@ static void test_edge_inline(void)
     g_assert_cmpuint(seen.edge_fill, ==, 1);
     g_assert_cmphex(seen.exit_code, ==, HYBRID_EXIT_CODE(0, 0));
 
-    /* other TB flags, another code segment base: asked */
-    memset(&cpu, 0, sizeof(cpu));
-    cpu.env.hflags = 0x100;
-    cpu.env.eflags = 0x4;
-    map_code(&cpu, 0x402000, 0x7f0000002000);
-    reset_seen(false);
-    run(s, &r, &cpu, 0x401ff8);
-    g_assert_cmpuint(cpu.env.reg[RAX], ==, 1);
-    g_assert_cmpuint(seen.edge_fill, ==, 1);
-    memset(&cpu, 0, sizeof(cpu));
-    cpu.env.hflags = 0x100;
-    cpu.env.cs_base = 0x10;
-    map_code(&cpu, 0x402000, 0x7f0000002000);
-    reset_seen(false);
-    run(s, &r, &cpu, 0x401ff8);
-    g_assert_cmpuint(cpu.env.reg[RAX], ==, 1);
-    g_assert_cmpuint(seen.edge_fill, ==, 1);
-
-    /* and the TLB entry of another page (a miss): asked */
-    memset(&cpu, 0, sizeof(cpu));
-    cpu.env.hflags = 0x100;
-    map_code(&cpu, 0x403000, 0x7f0000002000);
-    reset_seen(false);
-    run(s, &r, &cpu, 0x401ff8);
-    g_assert_cmpuint(seen.edge_fill, ==, 1);
+    /*
+     * other TB flags, another code segment base, the TLB entry of another
+     * page (a miss): asked, refused, left at the first edge
+     */
+    for (unsigned i = 0; i < 3; i++) {
+        memset(&cpu, 0, sizeof(cpu));
+        cpu.env.hflags = 0x100;
+        cpu.env.eflags = i == 0 ? 0x4 : 0;
+        cpu.env.cs_base = i == 1 ? 0x10 : 0;
+        map_code(&cpu, i == 2 ? 0x403000 : 0x402000, 0x7f0000002000);
+        reset_seen(false);
+        run(s, &r, &cpu, 0x401ff8);
+        g_assert_cmpuint(cpu.env.reg[RAX], ==, 1);
+        g_assert_cmpuint(seen.edge_fill, ==, 1);
+    }
     hybrid_snapshot_free(s);
 }
 
